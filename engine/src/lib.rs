@@ -1,0 +1,2 @@
+//! Order books and matching (work in progress).
+#![forbid(unsafe_code)]

@@ -1,0 +1,1 @@
+//! Memory-mapped, segmented, checksummed append log (work in progress).

@@ -1,0 +1,39 @@
+//! The `venue` command line.
+//!
+//! Until the matching-loop issue lands, `venue run` cannot serve traffic: it
+//! prints the engine's version and runs a short self-check of the engine
+//! (determinism and snapshot round trip) so that the quick start is honest.
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+mod journal_cmd;
+mod selfcheck;
+
+#[derive(Debug, Parser)]
+#[command(name = "venue", version, about = "An in-process matching and OTC venue engine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the venue (for now: version and an engine self-check).
+    Run {
+        /// Venue configuration file.
+        #[arg(long, default_value = "examples/venue.toml")]
+        config: std::path::PathBuf,
+    },
+    /// Inspect and check a journal directory.
+    #[command(subcommand)]
+    Journal(journal_cmd::JournalCommand),
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { config } => selfcheck::run(&config),
+        Command::Journal(cmd) => journal_cmd::run(cmd),
+    }
+}
