@@ -1,0 +1,845 @@
+//! Compact, versioned binary encodings of inputs (for the journal) and of the
+//! whole engine state (for snapshots and [`crate::Engine::state_hash`]).
+//!
+//! All integers are little-endian. Decoding never panics and never allocates
+//! more than the input could describe: every count is checked against the
+//! bytes that remain, and every value against its domain.
+//!
+//! # Input, format version [`INPUT_FORMAT_VERSION`]
+//! ```text
+//! u8 tag: 1 NewOrder, 2 Cancel, 3 Replace, 4 MassCancel, 5 OrderStatus, 6 ClockTick
+//! NewOrder:    u32 participant, u32 instrument, ClOrdId, u8 side, u8 ord_type,
+//!              u8 tif, u8 flags (1 price, 2 stop price, 4 post-only, 8 expire),
+//!              [i64 price], [i64 stop price], u64 qty, u64 display qty,
+//!              u64 min qty, [u64 expire time ns]
+//! Cancel:      u32 participant, ClOrdId, OrderRef
+//! Replace:     u32 participant, ClOrdId, OrderRef, u64 qty,
+//!              u8 flags (1 price, 2 stop price), [i64 price], [i64 stop price]
+//! MassCancel:  u32 participant, ClOrdId, u8 flags (1 instrument, 2 side),
+//!              [u32 instrument], [u8 side]
+//! OrderStatus: u32 participant, OrderRef
+//! ClockTick:   nothing
+//! ClOrdId:     u8 length (0..=40), bytes (printable ASCII; length 0 only where
+//!              an id is optional)
+//! OrderRef:    u8 1 + ClOrdId, or u8 2 + u64 OrderId
+//! ```
+//! The whole payload must be consumed: trailing bytes are an error.
+//!
+//! # State, format version [`STATE_FORMAT_VERSION`]
+//! A magic, the version, the counters, then per instrument (by id) its last
+//! trade, its levels best first with their queues as OrderIds, and its stop
+//! books in trigger-key order; then every order known today by OrderId; then
+//! the finished-order queue. Slab slots and hash tables are not written: they
+//! are rebuilt, so that equal states encode to equal bytes.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::book::NIL;
+use crate::config::EngineConfig;
+use crate::engine::{ClOrdLink, Engine, Order, Place};
+use crate::event::{OrdStatus, Reason};
+use crate::input::{Cancel, Input, MassCancel, NewOrder, OrderRef, OrderStatusRequest, Replace};
+use crate::reason::{CancelReason, RejectReason};
+use crate::types::{
+    CL_ORD_ID_LEN_MAX, ClOrdId, InstrumentId, OrdType, OrderId, ParticipantId, Side,
+    TimeInForce,
+};
+
+/// Version of the input encoding; the journal stores it in each frame header.
+pub const INPUT_FORMAT_VERSION: u16 = 1;
+
+/// Version of the state encoding, written after the magic.
+pub const STATE_FORMAT_VERSION: u16 = 1;
+
+/// The first bytes of an encoded state.
+pub const STATE_MAGIC: [u8; 8] = *b"VENGSNAP";
+
+/// Bytes that do not decode.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("cannot decode {what} at byte {offset}: {problem}")]
+pub struct DecodeError {
+    /// What was being decoded ("input", "state").
+    pub what: &'static str,
+    /// Byte offset of the problem.
+    pub offset: usize,
+    /// What is wrong.
+    pub problem: &'static str,
+}
+
+struct Writer<'a>(&'a mut Vec<u8>);
+
+impl Writer<'_> {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u16(&mut self, v: u16) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn i64(&mut self, v: i64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn i128(&mut self, v: i128) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn cl_ord_id(&mut self, id: &ClOrdId) {
+        self.u8(id.as_bytes().len() as u8);
+        self.0.extend_from_slice(id.as_bytes());
+    }
+    fn order_ref(&mut self, r: &OrderRef) {
+        match r {
+            OrderRef::ClOrdId(id) => {
+                self.u8(1);
+                self.cl_ord_id(id);
+            }
+            OrderRef::OrderId(id) => {
+                self.u8(2);
+                self.u64(id.0);
+            }
+        }
+    }
+    fn opt_i64(&mut self, v: Option<i64>) {
+        if let Some(v) = v {
+            self.i64(v);
+        }
+    }
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    what: &'static str,
+}
+
+type Res<T> = Result<T, DecodeError>;
+
+impl<'a> Reader<'a> {
+    fn new(bytes: &'a [u8], what: &'static str) -> Reader<'a> {
+        Reader {
+            bytes,
+            pos: 0,
+            what,
+        }
+    }
+
+    fn err<T>(&self, problem: &'static str) -> Res<T> {
+        Err(DecodeError {
+            what: self.what,
+            offset: self.pos,
+            problem,
+        })
+    }
+
+    fn take(&mut self, n: usize) -> Res<&'a [u8]> {
+        if self.bytes.len() - self.pos < n {
+            return self.err("unexpected end of data");
+        }
+        let s = &self.bytes[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    fn array<const N: usize>(&mut self) -> Res<[u8; N]> {
+        let s = self.take(N)?;
+        let mut a = [0; N];
+        a.copy_from_slice(s);
+        Ok(a)
+    }
+
+    fn u8(&mut self) -> Res<u8> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Res<u16> {
+        Ok(u16::from_le_bytes(self.array()?))
+    }
+    fn u32(&mut self) -> Res<u32> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+    fn u64(&mut self) -> Res<u64> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+    fn i64(&mut self) -> Res<i64> {
+        Ok(i64::from_le_bytes(self.array()?))
+    }
+    fn i128(&mut self) -> Res<i128> {
+        Ok(i128::from_le_bytes(self.array()?))
+    }
+    fn bool(&mut self) -> Res<bool> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => self.err("boolean is neither 0 nor 1"),
+        }
+    }
+
+    /// A count of items each at least `item_bytes_min` long: refuses counts
+    /// the remaining bytes cannot hold, so a corrupt count cannot make us
+    /// allocate without bound.
+    fn count(&mut self, item_bytes_min: usize) -> Res<usize> {
+        let n = self.u32()? as usize;
+        if n.saturating_mul(item_bytes_min.max(1)) > self.bytes.len() - self.pos {
+            return self.err("count larger than the data");
+        }
+        Ok(n)
+    }
+
+    fn cl_ord_id_or_empty(&mut self) -> Res<ClOrdId> {
+        let len = usize::from(self.u8()?);
+        if len == 0 {
+            return Ok(ClOrdId::EMPTY);
+        }
+        if len > CL_ORD_ID_LEN_MAX {
+            return self.err("ClOrdID longer than 40 bytes");
+        }
+        let bytes = self.take(len)?;
+        match ClOrdId::new(bytes) {
+            Some(id) => Ok(id),
+            None => self.err("ClOrdID is not printable ASCII"),
+        }
+    }
+
+    fn cl_ord_id(&mut self) -> Res<ClOrdId> {
+        let id = self.cl_ord_id_or_empty()?;
+        if id.is_empty() {
+            return self.err("empty ClOrdID");
+        }
+        Ok(id)
+    }
+
+    fn order_ref(&mut self) -> Res<OrderRef> {
+        match self.u8()? {
+            1 => Ok(OrderRef::ClOrdId(self.cl_ord_id()?)),
+            2 => Ok(OrderRef::OrderId(OrderId(self.u64()?))),
+            _ => self.err("unknown order reference kind"),
+        }
+    }
+
+    fn side(&mut self) -> Res<Side> {
+        match Side::from_u8(self.u8()?) {
+            Some(s) => Ok(s),
+            None => self.err("unknown side"),
+        }
+    }
+
+    fn opt_i64(&mut self, present: bool) -> Res<Option<i64>> {
+        Ok(if present { Some(self.i64()?) } else { None })
+    }
+
+    fn finish(&self) -> Res<()> {
+        if self.pos != self.bytes.len() {
+            return self.err("trailing bytes");
+        }
+        Ok(())
+    }
+}
+
+const IN_NEW: u8 = 1;
+const IN_CANCEL: u8 = 2;
+const IN_REPLACE: u8 = 3;
+const IN_MASS_CANCEL: u8 = 4;
+const IN_STATUS: u8 = 5;
+const IN_TICK: u8 = 6;
+
+/// Appends the encoding of `input` to `out`.
+pub fn encode_input(input: &Input, out: &mut Vec<u8>) {
+    let mut w = Writer(out);
+    match input {
+        Input::NewOrder(o) => {
+            w.u8(IN_NEW);
+            w.u32(o.participant.0);
+            w.u32(o.instrument.0);
+            w.cl_ord_id(&o.cl_ord_id);
+            w.u8(o.side as u8);
+            w.u8(o.ord_type as u8);
+            w.u8(o.tif as u8);
+            let flags = u8::from(o.price_ticks.is_some())
+                | u8::from(o.stop_price_ticks.is_some()) << 1
+                | u8::from(o.post_only) << 2
+                | u8::from(o.expire_time_ns.is_some()) << 3;
+            w.u8(flags);
+            w.opt_i64(o.price_ticks);
+            w.opt_i64(o.stop_price_ticks);
+            w.u64(o.qty_lots);
+            w.u64(o.display_qty_lots);
+            w.u64(o.min_qty_lots);
+            if let Some(e) = o.expire_time_ns {
+                w.u64(e);
+            }
+        }
+        Input::Cancel(c) => {
+            w.u8(IN_CANCEL);
+            w.u32(c.participant.0);
+            w.cl_ord_id(&c.cl_ord_id);
+            w.order_ref(&c.target);
+        }
+        Input::Replace(r) => {
+            w.u8(IN_REPLACE);
+            w.u32(r.participant.0);
+            w.cl_ord_id(&r.cl_ord_id);
+            w.order_ref(&r.target);
+            w.u64(r.qty_lots);
+            w.u8(u8::from(r.price_ticks.is_some()) | u8::from(r.stop_price_ticks.is_some()) << 1);
+            w.opt_i64(r.price_ticks);
+            w.opt_i64(r.stop_price_ticks);
+        }
+        Input::MassCancel(m) => {
+            w.u8(IN_MASS_CANCEL);
+            w.u32(m.participant.0);
+            w.cl_ord_id(&m.cl_ord_id);
+            w.u8(u8::from(m.instrument.is_some()) | u8::from(m.side.is_some()) << 1);
+            if let Some(i) = m.instrument {
+                w.u32(i.0);
+            }
+            if let Some(s) = m.side {
+                w.u8(s as u8);
+            }
+        }
+        Input::OrderStatus(s) => {
+            w.u8(IN_STATUS);
+            w.u32(s.participant.0);
+            w.order_ref(&s.target);
+        }
+        Input::ClockTick => w.u8(IN_TICK),
+    }
+}
+
+/// Decodes one input encoded by [`encode_input`].
+///
+/// # Errors
+/// A [`DecodeError`] naming the offset and the problem: truncation, an
+/// unknown tag or enum value, a bad ClOrdID, unknown flag bits, trailing bytes.
+pub fn decode_input(bytes: &[u8]) -> Result<Input, DecodeError> {
+    let mut r = Reader::new(bytes, "input");
+    let input = match r.u8()? {
+        IN_NEW => {
+            let participant = ParticipantId(r.u32()?);
+            let instrument = InstrumentId(r.u32()?);
+            let cl_ord_id = r.cl_ord_id()?;
+            let side = r.side()?;
+            let Some(ord_type) = OrdType::from_u8(r.u8()?) else {
+                return r.err("unknown order type");
+            };
+            let Some(tif) = TimeInForce::from_u8(r.u8()?) else {
+                return r.err("unknown time in force");
+            };
+            let flags = r.u8()?;
+            if flags & !0b1111 != 0 {
+                return r.err("unknown flag bits");
+            }
+            let price_ticks = r.opt_i64(flags & 1 != 0)?;
+            let stop_price_ticks = r.opt_i64(flags & 2 != 0)?;
+            let qty_lots = r.u64()?;
+            let display_qty_lots = r.u64()?;
+            let min_qty_lots = r.u64()?;
+            let expire_time_ns = if flags & 8 != 0 { Some(r.u64()?) } else { None };
+            Input::NewOrder(NewOrder {
+                participant,
+                instrument,
+                cl_ord_id,
+                side,
+                ord_type,
+                tif,
+                price_ticks,
+                stop_price_ticks,
+                qty_lots,
+                display_qty_lots,
+                min_qty_lots,
+                post_only: flags & 4 != 0,
+                expire_time_ns,
+            })
+        }
+        IN_CANCEL => Input::Cancel(Cancel {
+            participant: ParticipantId(r.u32()?),
+            cl_ord_id: r.cl_ord_id()?,
+            target: r.order_ref()?,
+        }),
+        IN_REPLACE => {
+            let participant = ParticipantId(r.u32()?);
+            let cl_ord_id = r.cl_ord_id()?;
+            let target = r.order_ref()?;
+            let qty_lots = r.u64()?;
+            let flags = r.u8()?;
+            if flags & !0b11 != 0 {
+                return r.err("unknown flag bits");
+            }
+            Input::Replace(Replace {
+                participant,
+                cl_ord_id,
+                target,
+                qty_lots,
+                price_ticks: r.opt_i64(flags & 1 != 0)?,
+                stop_price_ticks: r.opt_i64(flags & 2 != 0)?,
+            })
+        }
+        IN_MASS_CANCEL => {
+            let participant = ParticipantId(r.u32()?);
+            let cl_ord_id = r.cl_ord_id_or_empty()?;
+            let flags = r.u8()?;
+            if flags & !0b11 != 0 {
+                return r.err("unknown flag bits");
+            }
+            let instrument = if flags & 1 != 0 {
+                Some(InstrumentId(r.u32()?))
+            } else {
+                None
+            };
+            let side = if flags & 2 != 0 { Some(r.side()?) } else { None };
+            Input::MassCancel(MassCancel {
+                participant,
+                cl_ord_id,
+                instrument,
+                side,
+            })
+        }
+        IN_STATUS => Input::OrderStatus(OrderStatusRequest {
+            participant: ParticipantId(r.u32()?),
+            target: r.order_ref()?,
+        }),
+        IN_TICK => Input::ClockTick,
+        _ => return r.err("unknown input tag"),
+    };
+    r.finish()?;
+    Ok(input)
+}
+
+// ----- state ----------------------------------------------------------------
+
+fn place_code(p: Place) -> u8 {
+    match p {
+        Place::Resting => 1,
+        Place::Stop => 2,
+        Place::Done => 3,
+        Place::Incoming | Place::Free => 0,
+    }
+}
+
+fn status_code(s: OrdStatus) -> u8 {
+    s as u8
+}
+
+fn status_from(v: u8) -> Option<OrdStatus> {
+    [
+        OrdStatus::New,
+        OrdStatus::PartiallyFilled,
+        OrdStatus::Filled,
+        OrdStatus::Canceled,
+        OrdStatus::Expired,
+        OrdStatus::Rejected,
+    ]
+    .into_iter()
+    .find(|s| *s as u8 == v)
+}
+
+fn write_reason(w: &mut Writer<'_>, r: Reason) {
+    match r {
+        Reason::None => {
+            w.u8(0);
+            w.u16(0);
+        }
+        Reason::Reject(x) => {
+            w.u8(1);
+            w.u16(x.code());
+        }
+        Reason::Cancel(x) => {
+            w.u8(2);
+            w.u16(x.code());
+        }
+    }
+}
+
+fn read_reason(r: &mut Reader<'_>) -> Res<Reason> {
+    let kind = r.u8()?;
+    let code = r.u16()?;
+    match kind {
+        0 if code == 0 => Ok(Reason::None),
+        1 => match RejectReason::from_code(code) {
+            Some(x) => Ok(Reason::Reject(x)),
+            None => r.err("unknown reject reason"),
+        },
+        2 => match CancelReason::from_code(code) {
+            Some(x) => Ok(Reason::Cancel(x)),
+            None => r.err("unknown cancel reason"),
+        },
+        _ => r.err("unknown reason kind"),
+    }
+}
+
+/// Minimum encoded size of one order record, for count checks.
+const ORDER_BYTES_MIN: usize = 8 + 4 + 4 + 3 + 3 + 1 + 6 * 8 + 16 + 1 + 4 + 3 + 8;
+
+/// Appends the canonical encoding of the engine's state to `out`.
+pub(crate) fn encode_state(e: &Engine, out: &mut Vec<u8>) {
+    let mut w = Writer(out);
+    w.0.extend_from_slice(&STATE_MAGIC);
+    w.u16(STATE_FORMAT_VERSION);
+    w.u64(e.next_order_id);
+    w.u64(e.next_trade_id);
+    let id_of = |slot: u32| e.orders[slot as usize].id.0;
+
+    let mut insts: Vec<usize> = (0..e.instruments.len()).collect();
+    insts.sort_unstable_by_key(|&i| e.instruments[i].spec.id);
+    w.u32(insts.len() as u32);
+    for i in insts {
+        let inst = &e.instruments[i];
+        w.u32(inst.spec.id.0);
+        match inst.last_trade_ticks {
+            Some(p) => {
+                w.u8(1);
+                w.i64(p);
+            }
+            None => w.u8(0),
+        }
+        for side in [Side::Buy, Side::Sell] {
+            let book = inst.book(side);
+            w.u32(book.len() as u32);
+            for level in book.levels_best_first() {
+                w.i64(level.price_ticks);
+                w.u32(level.order_count);
+                let mut s = level.head;
+                while s != NIL {
+                    w.u64(id_of(s));
+                    s = e.orders[s as usize].next;
+                }
+            }
+        }
+        for stops in [&inst.buy_stops, &inst.sell_stops] {
+            w.u32(stops.len() as u32);
+            for &slot in stops.values() {
+                w.u64(id_of(slot));
+            }
+        }
+    }
+
+    let mut known: Vec<(OrderId, u32)> = e
+        .orders
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.place != Place::Free)
+        .map(|(s, o)| (o.id, s as u32))
+        .collect();
+    known.sort_unstable();
+    w.u32(known.len() as u32);
+    let mut chain = Vec::new();
+    for &(_, slot) in &known {
+        let o = &e.orders[slot as usize];
+        debug_assert!(o.place != Place::Incoming, "state encoded inside apply");
+        w.u64(o.id.0);
+        w.u32(o.participant.0);
+        w.u32(e.instruments[o.inst as usize].spec.id.0);
+        w.u8(o.side as u8);
+        w.u8(o.ord_type as u8);
+        w.u8(o.tif as u8);
+        w.u8(place_code(o.place));
+        w.u8(status_code(o.status));
+        let flags = u8::from(o.post_only)
+            | u8::from(o.triggered) << 1
+            | u8::from(o.price_ticks.is_some()) << 2
+            | u8::from(o.stop_price_ticks.is_some()) << 3
+            | u8::from(o.expire_time_ns.is_some()) << 4;
+        w.u8(flags);
+        w.opt_i64(o.price_ticks);
+        w.opt_i64(o.stop_price_ticks);
+        w.u64(o.qty_lots);
+        w.u64(o.cum_qty_lots);
+        w.u64(o.leaves_qty_lots);
+        w.u64(o.visible_qty_lots);
+        w.u64(o.display_qty_lots);
+        w.u64(o.min_qty_lots);
+        if let Some(x) = o.expire_time_ns {
+            w.u64(x);
+        }
+        w.i128(o.cum_notional_tick_lots);
+        w.cl_ord_id(&o.cl_ord_id);
+        chain.clear();
+        let mut l = o.cl_chain;
+        while l != NIL {
+            chain.push(e.links[l as usize].cl_ord_id);
+            l = e.links[l as usize].prev;
+        }
+        w.u32(chain.len() as u32);
+        for id in chain.iter().rev() {
+            w.cl_ord_id(id);
+        }
+        write_reason(&mut w, o.reason);
+        w.u64(o.done_time_ns);
+    }
+
+    w.u32(e.finished.len() as u32);
+    for &(forget_at, slot) in &e.finished {
+        w.u64(forget_at);
+        w.u64(id_of(slot));
+    }
+}
+
+/// Rebuilds an engine from `bytes` written by [`encode_state`] and `config`.
+pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine, SnapshotError> {
+    let mut e = Engine::new(config).map_err(SnapshotError::Config)?;
+    let mut r = Reader::new(bytes, "state");
+    let bad = |r: &Reader<'_>, problem| {
+        SnapshotError::Decode(DecodeError {
+            what: "state",
+            offset: r.pos,
+            problem,
+        })
+    };
+    if r.array::<8>()? != STATE_MAGIC {
+        return Err(bad(&r, "not an engine state (bad magic)"));
+    }
+    if r.u16()? != STATE_FORMAT_VERSION {
+        return Err(bad(&r, "unsupported state format version"));
+    }
+    e.next_order_id = r.u64()?;
+    e.next_trade_id = r.u64()?;
+
+    // Instruments: queues and stop books as OrderIds, resolved after the orders.
+    struct Queues {
+        inst: usize,
+        levels: Vec<(Side, i64, Vec<u64>)>,
+        stops: [Vec<u64>; 2],
+    }
+    let n_inst = r.count(5)?;
+    let mut queues = Vec::with_capacity(n_inst);
+    for _ in 0..n_inst {
+        let id = InstrumentId(r.u32()?);
+        let Some(inst) = e
+            .instruments
+            .iter()
+            .position(|i| i.spec.id == id)
+        else {
+            return Err(SnapshotError::UnknownInstrument { id: id.0 });
+        };
+        e.instruments[inst].last_trade_ticks = if r.bool()? { Some(r.i64()?) } else { None };
+        let mut q = Queues {
+            inst,
+            levels: Vec::new(),
+            stops: [Vec::new(), Vec::new()],
+        };
+        for side in [Side::Buy, Side::Sell] {
+            let n_levels = r.count(12)?;
+            for _ in 0..n_levels {
+                let price = r.i64()?;
+                let n = r.count(8)?;
+                let mut ids = Vec::with_capacity(n);
+                for _ in 0..n {
+                    ids.push(r.u64()?);
+                }
+                q.levels.push((side, price, ids));
+            }
+        }
+        for stops in &mut q.stops {
+            let n = r.count(8)?;
+            for _ in 0..n {
+                stops.push(r.u64()?);
+            }
+        }
+        queues.push(q);
+    }
+
+    let n_orders = r.count(ORDER_BYTES_MIN)?;
+    let mut slot_of: BTreeMap<u64, u32> = BTreeMap::new();
+    let mut prev_id = 0u64;
+    for _ in 0..n_orders {
+        let id = r.u64()?;
+        if id <= prev_id || id >= e.next_order_id {
+            return Err(bad(&r, "order ids out of order or beyond the counter"));
+        }
+        prev_id = id;
+        let participant = ParticipantId(r.u32()?);
+        let inst_id = InstrumentId(r.u32()?);
+        let Some(inst) = e.instruments.iter().position(|i| i.spec.id == inst_id) else {
+            return Err(SnapshotError::UnknownInstrument { id: inst_id.0 });
+        };
+        let side = r.side()?;
+        let Some(ord_type) = OrdType::from_u8(r.u8()?) else {
+            return Err(bad(&r, "unknown order type"));
+        };
+        let Some(tif) = TimeInForce::from_u8(r.u8()?) else {
+            return Err(bad(&r, "unknown time in force"));
+        };
+        let place = match r.u8()? {
+            1 => Place::Resting,
+            2 => Place::Stop,
+            3 => Place::Done,
+            _ => return Err(bad(&r, "unknown order place")),
+        };
+        let Some(status) = status_from(r.u8()?) else {
+            return Err(bad(&r, "unknown order status"));
+        };
+        let flags = r.u8()?;
+        if flags & !0b1_1111 != 0 {
+            return Err(bad(&r, "unknown flag bits"));
+        }
+        let price_ticks = r.opt_i64(flags & 4 != 0)?;
+        let stop_price_ticks = r.opt_i64(flags & 8 != 0)?;
+        let qty_lots = r.u64()?;
+        let cum_qty_lots = r.u64()?;
+        let leaves_qty_lots = r.u64()?;
+        let visible_qty_lots = r.u64()?;
+        let display_qty_lots = r.u64()?;
+        let min_qty_lots = r.u64()?;
+        let expire_time_ns = if flags & 16 != 0 { Some(r.u64()?) } else { None };
+        let cum_notional_tick_lots = r.i128()?;
+        let cl_ord_id = r.cl_ord_id()?;
+        let n_chain = r.count(2)?;
+        let mut cl_chain = NIL;
+        for _ in 0..n_chain {
+            let old = r.cl_ord_id()?;
+            e.links.push(ClOrdLink {
+                cl_ord_id: old,
+                prev: cl_chain,
+            });
+            cl_chain = (e.links.len() - 1) as u32;
+            if e.by_cl_ord_id.insert((participant, old), e.orders.len() as u32).is_some() {
+                return Err(bad(&r, "ClOrdID used twice"));
+            }
+        }
+        let reason = read_reason(&mut r)?;
+        let done_time_ns = r.u64()?;
+        let live = matches!(place, Place::Resting | Place::Stop);
+        if live != status.is_live()
+            || cum_qty_lots > qty_lots
+            || (live && leaves_qty_lots != qty_lots - cum_qty_lots)
+            || (!live && leaves_qty_lots != 0)
+            || visible_qty_lots > leaves_qty_lots
+            || (place == Place::Resting && (price_ticks.is_none() || visible_qty_lots == 0))
+            || (place == Place::Stop && stop_price_ticks.is_none())
+        {
+            return Err(bad(&r, "inconsistent order record"));
+        }
+        let slot = e.orders.len() as u32;
+        if e.by_cl_ord_id.insert((participant, cl_ord_id), slot).is_some() {
+            return Err(bad(&r, "ClOrdID used twice"));
+        }
+        e.by_order_id.insert(OrderId(id), slot);
+        if live && let Some(x) = expire_time_ns {
+            e.expiries.insert((x, OrderId(id)), slot);
+        }
+        slot_of.insert(id, slot);
+        e.orders.push(Order {
+            id: OrderId(id),
+            participant,
+            inst: inst as u32,
+            side,
+            ord_type,
+            tif,
+            place,
+            status,
+            post_only: flags & 1 != 0,
+            triggered: flags & 2 != 0,
+            price_ticks,
+            stop_price_ticks,
+            qty_lots,
+            cum_qty_lots,
+            leaves_qty_lots,
+            visible_qty_lots,
+            display_qty_lots,
+            min_qty_lots,
+            expire_time_ns,
+            cum_notional_tick_lots,
+            cl_ord_id,
+            cl_chain,
+            reason,
+            done_time_ns,
+            prev: NIL,
+            next: NIL,
+        });
+    }
+
+    // Put resting orders into their levels and stops into their books, each
+    // exactly once and where its own record says it belongs.
+    let mut placed = vec![false; e.orders.len()];
+    for q in queues {
+        for (side, price, ids) in q.levels {
+            if ids.is_empty() {
+                return Err(bad(&r, "empty price level"));
+            }
+            for id in ids {
+                let Some(&slot) = slot_of.get(&id) else {
+                    return Err(bad(&r, "level names an unknown order"));
+                };
+                let o = e.orders[slot as usize];
+                if placed[slot as usize]
+                    || o.place != Place::Resting
+                    || o.inst as usize != q.inst
+                    || o.side != side
+                    || o.price_ticks != Some(price)
+                {
+                    return Err(bad(&r, "level holds an order that does not belong there"));
+                }
+                placed[slot as usize] = true;
+                let level = e.instruments[q.inst].book_mut(side).level_or_insert(price);
+                level.push_back(&mut e.orders, slot, o.visible_qty_lots);
+            }
+        }
+        for (side, ids) in [Side::Buy, Side::Sell].into_iter().zip(q.stops) {
+            for id in ids {
+                let Some(&slot) = slot_of.get(&id) else {
+                    return Err(bad(&r, "stop book names an unknown order"));
+                };
+                let o = e.orders[slot as usize];
+                if placed[slot as usize]
+                    || o.place != Place::Stop
+                    || o.inst as usize != q.inst
+                    || o.side != side
+                {
+                    return Err(bad(&r, "stop book holds an order that does not belong there"));
+                }
+                placed[slot as usize] = true;
+                let key = (o.stop_price_ticks.unwrap_or(0), o.id);
+                let inst = &mut e.instruments[q.inst];
+                let stops = match side {
+                    Side::Buy => &mut inst.buy_stops,
+                    Side::Sell => &mut inst.sell_stops,
+                };
+                stops.insert(key, slot);
+            }
+        }
+    }
+    for (slot, o) in e.orders.iter().enumerate() {
+        if o.is_live() && !placed[slot] {
+            return Err(bad(&r, "live order in no level or stop book"));
+        }
+    }
+
+    let n_finished = r.count(16)?;
+    let mut finished = VecDeque::with_capacity(n_finished);
+    for _ in 0..n_finished {
+        let forget_at = r.u64()?;
+        let id = r.u64()?;
+        match slot_of.get(&id) {
+            Some(&slot) if e.orders[slot as usize].place == Place::Done => {
+                finished.push_back((forget_at, slot));
+            }
+            _ => return Err(bad(&r, "finished queue names an order that is not finished")),
+        }
+    }
+    let done = e.orders.iter().filter(|o| o.place == Place::Done).count();
+    if finished.len() != done {
+        return Err(bad(&r, "finished queue does not list every finished order"));
+    }
+    e.finished = finished;
+    r.finish()?;
+    Ok(e)
+}
+
+/// A snapshot that cannot be restored.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SnapshotError {
+    /// The bytes do not decode.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The configuration is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(crate::config::ConfigError),
+    /// The snapshot names an instrument the configuration does not have.
+    #[error("snapshot has instrument id {id}, which the configuration does not define")]
+    UnknownInstrument {
+        /// The id.
+        id: u32,
+    },
+}

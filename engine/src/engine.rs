@@ -1,0 +1,1587 @@
+//! The engine: state, the `apply` entry point, validation and matching.
+//!
+//! State lives in a few flat structures (see the crate docs for the rules):
+//! an order slab (`orders`, reused through a free list, never shrunk), hash
+//! indexes from OrderID and from (participant, ClOrdID) to slab slot, one
+//! [`BookSide`] pair and two stop books per instrument, an expiry index, and
+//! the queue of finished orders kept for status requests until their trading
+//! day ends. Nothing iterates a hash map. Scratch vectors are reused across
+//! inputs so that the steady state does not allocate.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use rustc_hash::FxHashMap;
+
+use crate::book::{BookSide, Level, Linked, NIL};
+use crate::config::{
+    Collar, ConfigError, EngineConfig, InstrumentSpec, next_day_end_ns,
+};
+use crate::event::{
+    BookLevel, CancelReject, CxlRejResponseTo, Event, EventSink, ExecType, ExecutionReport,
+    MassCancelReport, OrdStatus, Reason, TradePrint,
+};
+use crate::codec::SnapshotError;
+use crate::input::{Cancel, Input, MassCancel, NewOrder, OrderRef, OrderStatusRequest, Replace};
+use crate::reason::{CancelReason, RejectReason};
+use crate::types::{
+    ClOrdId, ExecId, InstrumentId, OrdType, OrderId, ParticipantId, PriceTicks, QtyLots, Side,
+    StpMode, TimeInForce, TimeNs, TradeId,
+};
+
+/// Where an order is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// Being processed as an incoming order (only inside `apply`).
+    Incoming,
+    /// In a price level's queue.
+    Resting,
+    /// In a stop book, not yet triggered.
+    Stop,
+    /// Finished (filled, cancelled, expired), kept for status until its day ends.
+    Done,
+    /// A free slab slot.
+    Free,
+}
+
+/// One order, live or finished today.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Order {
+    pub(crate) id: OrderId,
+    pub(crate) participant: ParticipantId,
+    /// Index into `Engine::instruments`.
+    pub(crate) inst: u32,
+    pub(crate) side: Side,
+    pub(crate) ord_type: OrdType,
+    pub(crate) tif: TimeInForce,
+    pub(crate) place: Place,
+    pub(crate) status: OrdStatus,
+    pub(crate) post_only: bool,
+    /// A stop or stop-limit that has been triggered.
+    pub(crate) triggered: bool,
+    pub(crate) price_ticks: Option<PriceTicks>,
+    pub(crate) stop_price_ticks: Option<PriceTicks>,
+    pub(crate) qty_lots: QtyLots,
+    pub(crate) cum_qty_lots: QtyLots,
+    pub(crate) leaves_qty_lots: QtyLots,
+    /// Displayed part of the leaves while resting.
+    pub(crate) visible_qty_lots: QtyLots,
+    /// Iceberg display quantity; 0 for fully displayed.
+    pub(crate) display_qty_lots: QtyLots,
+    pub(crate) min_qty_lots: QtyLots,
+    pub(crate) expire_time_ns: Option<TimeNs>,
+    pub(crate) cum_notional_tick_lots: i128,
+    pub(crate) cl_ord_id: ClOrdId,
+    /// Newest of the order's earlier ClOrdIDs (index into `Engine::links`).
+    pub(crate) cl_chain: u32,
+    pub(crate) reason: Reason,
+    /// Time the order finished (valid when `place == Done`).
+    pub(crate) done_time_ns: TimeNs,
+    pub(crate) prev: u32,
+    pub(crate) next: u32,
+}
+
+impl Linked for Order {
+    #[inline]
+    fn prev(&self) -> u32 {
+        self.prev
+    }
+    #[inline]
+    fn next(&self) -> u32 {
+        self.next
+    }
+    #[inline]
+    fn set_prev(&mut self, prev: u32) {
+        self.prev = prev;
+    }
+    #[inline]
+    fn set_next(&mut self, next: u32) {
+        self.next = next;
+    }
+}
+
+impl Order {
+    /// Whether the order can still trade.
+    #[inline]
+    pub(crate) fn is_live(&self) -> bool {
+        matches!(self.place, Place::Incoming | Place::Resting | Place::Stop)
+    }
+
+    /// Whether an expired-by-time check applies at `now`.
+    #[inline]
+    fn is_expired_at(&self, now: TimeNs) -> bool {
+        matches!(self.expire_time_ns, Some(e) if e <= now)
+    }
+
+    /// Whether, once matching is over, its rest is cancelled as a market order's.
+    #[inline]
+    fn trades_as_market(&self) -> bool {
+        self.ord_type == OrdType::Market || (self.ord_type == OrdType::Stop && self.triggered)
+    }
+
+    /// The limit it matches with: none for market orders and triggered stops.
+    #[inline]
+    fn matching_limit(&self) -> Option<PriceTicks> {
+        match self.ord_type {
+            OrdType::Limit | OrdType::StopLimit => self.price_ticks,
+            OrdType::Market | OrdType::Stop => None,
+        }
+    }
+
+    /// The displayed quantity when (re)joining a level.
+    #[inline]
+    fn tranche(&self) -> QtyLots {
+        if self.display_qty_lots == 0 {
+            self.leaves_qty_lots
+        } else {
+            self.display_qty_lots.min(self.leaves_qty_lots)
+        }
+    }
+
+    fn live_status(&self) -> OrdStatus {
+        if self.cum_qty_lots > 0 {
+            OrdStatus::PartiallyFilled
+        } else {
+            OrdStatus::New
+        }
+    }
+}
+
+/// An earlier ClOrdID of an order, in a chain newest first.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ClOrdLink {
+    pub(crate) cl_ord_id: ClOrdId,
+    pub(crate) prev: u32,
+}
+
+/// Per-instrument state.
+#[derive(Clone, Debug)]
+pub(crate) struct Instrument {
+    pub(crate) spec: InstrumentSpec,
+    pub(crate) bids: BookSide,
+    pub(crate) asks: BookSide,
+    /// Untriggered buy stops by (stop price, OrderId) → slot.
+    pub(crate) buy_stops: BTreeMap<(PriceTicks, OrderId), u32>,
+    /// Untriggered sell stops by (stop price, OrderId) → slot.
+    pub(crate) sell_stops: BTreeMap<(PriceTicks, OrderId), u32>,
+    pub(crate) last_trade_ticks: Option<PriceTicks>,
+}
+
+impl Instrument {
+    pub(crate) fn new(spec: InstrumentSpec) -> Instrument {
+        Instrument {
+            spec,
+            bids: BookSide::new(Side::Buy),
+            asks: BookSide::new(Side::Sell),
+            buy_stops: BTreeMap::new(),
+            sell_stops: BTreeMap::new(),
+            last_trade_ticks: None,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn book(&self, side: Side) -> &BookSide {
+        match side {
+            Side::Buy => &self.bids,
+            Side::Sell => &self.asks,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn book_mut(&mut self, side: Side) -> &mut BookSide {
+        match side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
+        }
+    }
+
+    fn reference_ticks(&self) -> Option<PriceTicks> {
+        self.last_trade_ticks.or(self.spec.reference_price_ticks)
+    }
+
+    /// The collar band around the current reference, if there is one.
+    fn band(&self) -> Option<(PriceTicks, PriceTicks)> {
+        let collar: Collar = self.spec.collar?;
+        Some(collar.band(self.reference_ticks()?))
+    }
+
+    /// Whether a post-only order at `price` on `side` would take liquidity.
+    fn crosses(&self, side: Side, price: PriceTicks) -> bool {
+        match self.book(side.opposite()).best() {
+            Some(l) => match side {
+                Side::Buy => l.price_ticks <= price,
+                Side::Sell => l.price_ticks >= price,
+            },
+            None => false,
+        }
+    }
+
+    fn notional_ok(&self, price: Option<PriceTicks>, qty: QtyLots) -> bool {
+        match (self.spec.notional_max_tick_lots, price) {
+            (Some(max), Some(p)) => u128::from(p.unsigned_abs()) * u128::from(qty) <= max,
+            _ => true,
+        }
+    }
+}
+
+fn in_band(band: Option<(PriceTicks, PriceTicks)>, price: PriceTicks) -> bool {
+    band.is_none_or(|(lo, hi)| lo <= price && price <= hi)
+}
+
+/// Fill details of an execution report.
+#[derive(Clone, Copy)]
+struct Fill {
+    qty_lots: QtyLots,
+    px_ticks: PriceTicks,
+    trade_id: TradeId,
+    aggressor: bool,
+}
+
+const NO_FILL: Fill = Fill {
+    qty_lots: 0,
+    px_ticks: 0,
+    trade_id: TradeId(0),
+    aggressor: false,
+};
+
+/// What stopped an incoming order's matching.
+#[derive(Clone, Copy, Default)]
+struct MatchEnd {
+    collar_hit: bool,
+    stp_cancel: bool,
+}
+
+/// The matching engine. See the crate docs for its rules.
+#[derive(Debug)]
+pub struct Engine {
+    pub(crate) config: EngineConfig,
+    pub(crate) instruments: Vec<Instrument>,
+    /// Instrument id → index into `instruments`, or `NIL`.
+    pub(crate) instrument_index: Vec<u32>,
+    /// Participant id → STP mode, `None` if unknown.
+    pub(crate) participants: Vec<Option<StpMode>>,
+    pub(crate) orders: Vec<Order>,
+    pub(crate) free_slots: Vec<u32>,
+    pub(crate) by_order_id: FxHashMap<OrderId, u32>,
+    pub(crate) by_cl_ord_id: FxHashMap<(ParticipantId, ClOrdId), u32>,
+    pub(crate) links: Vec<ClOrdLink>,
+    pub(crate) free_links: Vec<u32>,
+    /// Live Day and GTD orders by (expire time, OrderId) → slot.
+    pub(crate) expiries: BTreeMap<(TimeNs, OrderId), u32>,
+    /// Finished orders in the order they finished: (forget at, slot).
+    pub(crate) finished: VecDeque<(TimeNs, u32)>,
+    pub(crate) next_order_id: u64,
+    pub(crate) next_trade_id: u64,
+    // Per-input context and scratch; not state.
+    seq: u64,
+    now: TimeNs,
+    exec_idx: u32,
+    triggered: Vec<(OrderId, u32)>,
+    scratch: Vec<(OrderId, u32)>,
+}
+
+impl Engine {
+    /// Builds an engine with empty books.
+    ///
+    /// # Errors
+    /// The first problem [`EngineConfig::validate`] finds.
+    pub fn new(config: EngineConfig) -> Result<Engine, ConfigError> {
+        config.validate()?;
+        let max_inst = config.instruments.iter().map(|i| i.id.0).max().unwrap_or(0);
+        let mut instrument_index = vec![NIL; max_inst as usize + 1];
+        let mut instruments = Vec::with_capacity(config.instruments.len());
+        for (i, spec) in config.instruments.iter().enumerate() {
+            instrument_index[spec.id.0 as usize] = i as u32;
+            instruments.push(Instrument::new(spec.clone()));
+        }
+        let max_part = config.participants.iter().map(|p| p.id.0).max().unwrap_or(0);
+        let mut participants = vec![None; max_part as usize + 1];
+        for p in &config.participants {
+            participants[p.id.0 as usize] = Some(p.stp);
+        }
+        let cap = config.orders_capacity;
+        let mut by_order_id = FxHashMap::default();
+        by_order_id.reserve(cap);
+        let mut by_cl_ord_id = FxHashMap::default();
+        by_cl_ord_id.reserve(cap);
+        Ok(Engine {
+            config,
+            instruments,
+            instrument_index,
+            participants,
+            orders: Vec::with_capacity(cap),
+            free_slots: Vec::new(),
+            by_order_id,
+            by_cl_ord_id,
+            links: Vec::new(),
+            free_links: Vec::new(),
+            expiries: BTreeMap::new(),
+            finished: VecDeque::with_capacity(cap),
+            next_order_id: 1,
+            next_trade_id: 1,
+            seq: 0,
+            now: 0,
+            exec_idx: 0,
+            triggered: Vec::new(),
+            scratch: Vec::new(),
+        })
+    }
+
+    /// The configuration the engine was built with.
+    #[must_use]
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Applies one sequenced input, writing its events into `sink` in order.
+    ///
+    /// `seq` must increase from one call to the next and `time_ns` should not
+    /// decrease; both come from the sequencer, which journals the input first.
+    pub fn apply(&mut self, seq: u64, time_ns: TimeNs, input: &Input, sink: &mut impl EventSink) {
+        self.seq = seq;
+        self.now = time_ns;
+        self.exec_idx = 0;
+        match input {
+            Input::NewOrder(o) => self.new_order(o, sink),
+            Input::Cancel(c) => self.cancel(c, sink),
+            Input::Replace(r) => self.replace(r, sink),
+            Input::MassCancel(m) => self.mass_cancel(m, sink),
+            Input::OrderStatus(s) => self.status(s, sink),
+            Input::ClockTick => self.clock_tick(sink),
+        }
+        debug_assert!(self.triggered.is_empty());
+    }
+
+    /// A deterministic hash of the whole state: books, orders (live and
+    /// finished today), ClOrdIDs, counters. Equal states hash equal; the hash
+    /// is that of the canonical state encoding ([`Engine::snapshot`]).
+    #[must_use]
+    pub fn state_hash(&self) -> u64 {
+        xxhash_rust::xxh3::xxh3_64(&self.snapshot())
+    }
+
+    /// The whole state in its canonical, versioned binary encoding (see
+    /// [`crate::codec`]).
+    #[must_use]
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        crate::codec::encode_state(self, &mut out);
+        out
+    }
+
+    /// Rebuilds an engine from a [`Engine::snapshot`] and its configuration.
+    ///
+    /// # Errors
+    /// The bytes do not decode, do not describe a consistent state, or name an
+    /// instrument the configuration lacks.
+    pub fn restore(config: EngineConfig, snapshot: &[u8]) -> Result<Engine, SnapshotError> {
+        crate::codec::decode_state(config, snapshot)
+    }
+
+    /// The levels of one side of an instrument's book, best first.
+    #[must_use]
+    pub fn book_levels(&self, instrument: InstrumentId, side: Side) -> Vec<BookLevel> {
+        let Some(ii) = self.instrument_idx(instrument) else {
+            return Vec::new();
+        };
+        self.instruments[ii]
+            .book(side)
+            .levels_best_first()
+            .map(|l| BookLevel {
+                instrument,
+                side,
+                price_ticks: l.price_ticks,
+                qty_lots: l.qty_lots,
+                order_count: l.order_count,
+            })
+            .collect()
+    }
+
+    /// The queue at one price level, front first: (order, owner, displayed
+    /// quantity, leaves quantity).
+    #[must_use]
+    pub fn level_queue(
+        &self,
+        instrument: InstrumentId,
+        side: Side,
+        price_ticks: PriceTicks,
+    ) -> Vec<(OrderId, ParticipantId, QtyLots, QtyLots)> {
+        let mut out = Vec::new();
+        let Some(ii) = self.instrument_idx(instrument) else {
+            return out;
+        };
+        if let Some(level) = self.instruments[ii].book(side).level(price_ticks) {
+            let mut s = level.head;
+            while s != NIL {
+                let o = &self.orders[s as usize];
+                out.push((o.id, o.participant, o.visible_qty_lots, o.leaves_qty_lots));
+                s = o.next;
+            }
+        }
+        out
+    }
+
+    /// The last trade price of an instrument.
+    #[must_use]
+    pub fn last_trade_ticks(&self, instrument: InstrumentId) -> Option<PriceTicks> {
+        let ii = self.instrument_idx(instrument)?;
+        self.instruments[ii].last_trade_ticks
+    }
+
+    /// How many orders are live (resting or waiting stops).
+    #[must_use]
+    pub fn live_order_count(&self) -> usize {
+        self.orders.iter().filter(|o| o.is_live()).count()
+    }
+
+    // ----- lookups -------------------------------------------------------
+
+    #[inline]
+    fn instrument_idx(&self, id: InstrumentId) -> Option<usize> {
+        match self.instrument_index.get(id.0 as usize) {
+            Some(&i) if i != NIL => Some(i as usize),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn stp_mode(&self, p: ParticipantId) -> Option<StpMode> {
+        self.participants.get(p.0 as usize).copied().flatten()
+    }
+
+    /// The slot of `target` if it is an order of `participant` known today.
+    fn resolve(&self, participant: ParticipantId, target: &OrderRef) -> Option<u32> {
+        match target {
+            OrderRef::ClOrdId(id) => self.by_cl_ord_id.get(&(participant, *id)).copied(),
+            OrderRef::OrderId(id) => {
+                let slot = *self.by_order_id.get(id)?;
+                (self.orders[slot as usize].participant == participant).then_some(slot)
+            }
+        }
+    }
+
+    fn cl_ord_id_used(&self, participant: ParticipantId, id: &ClOrdId) -> Option<u32> {
+        self.by_cl_ord_id.get(&(participant, *id)).copied()
+    }
+
+    // ----- events ----------------------------------------------------------
+
+    fn next_exec_id(&mut self) -> ExecId {
+        let id = ExecId {
+            seq: self.seq,
+            idx: self.exec_idx,
+        };
+        self.exec_idx += 1;
+        id
+    }
+
+    /// Reports the state of the order in `slot`.
+    fn report(
+        &mut self,
+        sink: &mut impl EventSink,
+        slot: u32,
+        exec_type: ExecType,
+        orig: ClOrdId,
+        fill: Fill,
+    ) {
+        let exec_id = self.next_exec_id();
+        let o = &self.orders[slot as usize];
+        let inst = &self.instruments[o.inst as usize];
+        let er = ExecutionReport {
+            exec_id,
+            exec_type,
+            ord_status: o.status,
+            participant: o.participant,
+            instrument: inst.spec.id,
+            order_id: o.id,
+            cl_ord_id: o.cl_ord_id,
+            orig_cl_ord_id: orig,
+            side: o.side,
+            ord_type: o.ord_type,
+            tif: o.tif,
+            price_ticks: o.price_ticks,
+            stop_price_ticks: o.stop_price_ticks,
+            order_qty_lots: o.qty_lots,
+            leaves_qty_lots: o.leaves_qty_lots,
+            cum_qty_lots: o.cum_qty_lots,
+            cum_notional_tick_lots: o.cum_notional_tick_lots,
+            last_qty_lots: fill.qty_lots,
+            last_px_ticks: fill.px_ticks,
+            trade_id: fill.trade_id,
+            aggressor: fill.aggressor,
+            expire_time_ns: o.expire_time_ns,
+            reason: match exec_type {
+                ExecType::Canceled
+                | ExecType::Expired
+                | ExecType::Restated
+                | ExecType::OrderStatus => o.reason,
+                _ => Reason::None,
+            },
+        };
+        sink.event(&Event::Exec(er));
+    }
+
+    fn reject_new(&mut self, sink: &mut impl EventSink, o: &NewOrder, reason: RejectReason, existing: OrderId) {
+        let exec_id = self.next_exec_id();
+        sink.event(&Event::Exec(ExecutionReport {
+            exec_id,
+            exec_type: ExecType::Rejected,
+            ord_status: OrdStatus::Rejected,
+            participant: o.participant,
+            instrument: o.instrument,
+            order_id: existing,
+            cl_ord_id: o.cl_ord_id,
+            orig_cl_ord_id: ClOrdId::EMPTY,
+            side: o.side,
+            ord_type: o.ord_type,
+            tif: o.tif,
+            price_ticks: o.price_ticks,
+            stop_price_ticks: o.stop_price_ticks,
+            order_qty_lots: o.qty_lots,
+            leaves_qty_lots: 0,
+            cum_qty_lots: 0,
+            cum_notional_tick_lots: 0,
+            last_qty_lots: 0,
+            last_px_ticks: 0,
+            trade_id: TradeId(0),
+            aggressor: false,
+            expire_time_ns: o.expire_time_ns,
+            reason: Reason::Reject(reason),
+        }));
+    }
+
+    fn level_event(&self, sink: &mut impl EventSink, inst: usize, side: Side, price: PriceTicks) {
+        let i = &self.instruments[inst];
+        let mut ev = BookLevel {
+            instrument: i.spec.id,
+            side,
+            price_ticks: price,
+            qty_lots: 0,
+            order_count: 0,
+        };
+        // The level may be gone.
+        if let Some(l) = i.book(side).level(price) {
+            ev.qty_lots = l.qty_lots;
+            ev.order_count = l.order_count;
+        }
+        sink.event(&Event::BookLevel(ev));
+    }
+
+    fn level_event_from(&self, sink: &mut impl EventSink, inst: usize, side: Side, l: &Level) {
+        sink.event(&Event::BookLevel(BookLevel {
+            instrument: self.instruments[inst].spec.id,
+            side,
+            price_ticks: l.price_ticks,
+            qty_lots: l.qty_lots,
+            order_count: l.order_count,
+        }));
+    }
+
+    // ----- order lifecycle ---------------------------------------------------
+
+    fn alloc_slot(&mut self, order: Order) -> u32 {
+        if let Some(slot) = self.free_slots.pop() {
+            debug_assert!(self.orders[slot as usize].place == Place::Free);
+            self.orders[slot as usize] = order;
+            slot
+        } else {
+            assert!(self.orders.len() < NIL as usize, "order slab is full");
+            self.orders.push(order);
+            (self.orders.len() - 1) as u32
+        }
+    }
+
+    /// Gives the order in `slot` a new current ClOrdID, keeping the old one in
+    /// its chain; returns the old one.
+    fn change_cl_ord_id(&mut self, slot: u32, new: ClOrdId) -> ClOrdId {
+        let (participant, old, chain) = {
+            let o = &self.orders[slot as usize];
+            (o.participant, o.cl_ord_id, o.cl_chain)
+        };
+        let link = ClOrdLink {
+            cl_ord_id: old,
+            prev: chain,
+        };
+        let l = if let Some(l) = self.free_links.pop() {
+            self.links[l as usize] = link;
+            l
+        } else {
+            self.links.push(link);
+            (self.links.len() - 1) as u32
+        };
+        let o = &mut self.orders[slot as usize];
+        o.cl_chain = l;
+        o.cl_ord_id = new;
+        let prior = self.by_cl_ord_id.insert((participant, new), slot);
+        debug_assert!(prior.is_none());
+        old
+    }
+
+    /// Marks the order finished. The caller has taken it off the book.
+    fn finish(&mut self, slot: u32, status: OrdStatus, reason: Reason) {
+        debug_assert!(!status.is_live());
+        let now = self.now;
+        let day_end = self.config.day_end_ns_of_day;
+        let o = &mut self.orders[slot as usize];
+        debug_assert!(o.is_live());
+        o.status = status;
+        o.reason = reason;
+        o.leaves_qty_lots = 0;
+        o.visible_qty_lots = 0;
+        o.place = Place::Done;
+        o.done_time_ns = now;
+        if let Some(e) = o.expire_time_ns {
+            let removed = self.expiries.remove(&(e, o.id));
+            debug_assert!(removed.is_some());
+        }
+        self.finished.push_back((next_day_end_ns(now, day_end), slot));
+    }
+
+    /// Cancels (or expires) a live order wherever it is and reports it; the
+    /// level event follows if it was resting.
+    fn cancel_live(
+        &mut self,
+        sink: &mut impl EventSink,
+        slot: u32,
+        reason: CancelReason,
+        orig: ClOrdId,
+    ) {
+        let level = self.take_off_book(slot);
+        let (status, exec_type) = if reason == CancelReason::Expired {
+            (OrdStatus::Expired, ExecType::Expired)
+        } else {
+            (OrdStatus::Canceled, ExecType::Canceled)
+        };
+        self.finish(slot, status, Reason::Cancel(reason));
+        self.report(sink, slot, exec_type, orig, NO_FILL);
+        if let Some((inst, side, price)) = level {
+            self.level_event(sink, inst, side, price);
+        }
+    }
+
+    /// Takes a live order out of its level or stop book; returns the level it
+    /// left, if it was resting (an emptied level is removed).
+    fn take_off_book(&mut self, slot: u32) -> Option<(usize, Side, PriceTicks)> {
+        let o = self.orders[slot as usize];
+        let inst = &mut self.instruments[o.inst as usize];
+        match o.place {
+            Place::Resting => {
+                let price = o.price_ticks.expect("a resting order has a price");
+                let book = inst.book_mut(o.side);
+                let level = book
+                    .level_mut(price)
+                    .expect("a resting order's level exists");
+                level.unlink(&mut self.orders, slot, o.visible_qty_lots);
+                book.remove_if_empty(price);
+                self.orders[slot as usize].place = Place::Incoming;
+                Some((o.inst as usize, o.side, price))
+            }
+            Place::Stop => {
+                let stop = o.stop_price_ticks.expect("a stop has a stop price");
+                let stops = match o.side {
+                    Side::Buy => &mut inst.buy_stops,
+                    Side::Sell => &mut inst.sell_stops,
+                };
+                let removed = stops.remove(&(stop, o.id));
+                debug_assert_eq!(removed, Some(slot));
+                self.orders[slot as usize].place = Place::Incoming;
+                None
+            }
+            Place::Incoming => None,
+            Place::Done | Place::Free => unreachable!("take_off_book on a finished order"),
+        }
+    }
+
+    /// Puts an incoming order at the back of its price level and reports the level.
+    fn rest(&mut self, sink: &mut impl EventSink, slot: u32) {
+        let o = &mut self.orders[slot as usize];
+        debug_assert!(o.place == Place::Incoming);
+        debug_assert!(o.leaves_qty_lots > 0);
+        let price = o.price_ticks.expect("a resting order has a price");
+        let (inst, side) = (o.inst as usize, o.side);
+        let tranche = o.tranche();
+        o.visible_qty_lots = tranche;
+        o.place = Place::Resting;
+        let level = self.instruments[inst].book_mut(side).level_or_insert(price);
+        level.push_back(&mut self.orders, slot, tranche);
+        let l = *level;
+        self.level_event_from(sink, inst, side, &l);
+    }
+
+    // ----- new orders ----------------------------------------------------------
+
+    fn validate_new(&self, o: &NewOrder) -> Result<usize, (RejectReason, OrderId)> {
+        use RejectReason as R;
+        let err = |r| Err((r, OrderId::NONE));
+        if self.stp_mode(o.participant).is_none() {
+            return err(R::UnknownParticipant);
+        }
+        let Some(ii) = self.instrument_idx(o.instrument) else {
+            return err(R::UnknownInstrument);
+        };
+        let inst = &self.instruments[ii];
+        let spec = &inst.spec;
+        if !spec.order_types.contains(o.ord_type) {
+            return err(R::OrdTypeNotAllowed);
+        }
+        if !spec.time_in_force.contains(o.tif) {
+            return err(R::TifNotAllowed);
+        }
+        if o.qty_lots == 0 {
+            return err(R::InvalidQty);
+        }
+        if o.qty_lots < spec.qty_min_lots {
+            return err(R::QtyBelowMin);
+        }
+        if o.qty_lots > spec.qty_max_lots {
+            return err(R::QtyAboveMax);
+        }
+        match (o.ord_type.has_limit_price(), o.price_ticks) {
+            (true, None) => return err(R::MissingPrice),
+            (false, Some(_)) => return err(R::UnexpectedPrice),
+            _ => {}
+        }
+        match (o.ord_type.has_stop_price(), o.stop_price_ticks) {
+            (true, None) => return err(R::MissingStopPrice),
+            (false, Some(_)) => return err(R::UnexpectedStopPrice),
+            _ => {}
+        }
+        if o.ord_type.has_stop_price() && matches!(o.tif, TimeInForce::Ioc | TimeInForce::Fok) {
+            return err(R::InvalidTifForOrder);
+        }
+        if o.tif == TimeInForce::Gtd {
+            match o.expire_time_ns {
+                None => return err(R::MissingExpireTime),
+                Some(e) if e <= self.now => return err(R::ExpireTimeInPast),
+                Some(_) => {}
+            }
+        }
+        if o.display_qty_lots > 0
+            && (!o.ord_type.has_limit_price()
+                || !o.tif.may_rest()
+                || o.display_qty_lots >= o.qty_lots)
+        {
+            return err(R::InvalidDisplayQty);
+        }
+        if o.min_qty_lots > 0 && (o.tif != TimeInForce::Ioc || o.min_qty_lots > o.qty_lots) {
+            return err(R::InvalidMinQty);
+        }
+        if o.post_only && (o.ord_type != OrdType::Limit || !o.tif.may_rest()) {
+            return err(R::InvalidPostOnly);
+        }
+        if o.ord_type == OrdType::Limit
+            && let Some(p) = o.price_ticks
+            && !in_band(inst.band(), p)
+        {
+            return err(R::PriceOutsideCollar);
+        }
+        let notional_price = match o.ord_type {
+            OrdType::Limit | OrdType::StopLimit => o.price_ticks,
+            OrdType::Stop => o.stop_price_ticks,
+            OrdType::Market => inst.reference_ticks(),
+        };
+        if !inst.notional_ok(notional_price, o.qty_lots) {
+            return err(R::NotionalAboveMax);
+        }
+        if let Some(slot) = self.cl_ord_id_used(o.participant, &o.cl_ord_id) {
+            return Err((R::DuplicateClOrdId, self.orders[slot as usize].id));
+        }
+        if o.post_only
+            && let Some(p) = o.price_ticks
+            && inst.crosses(o.side, p)
+        {
+            return err(R::PostOnlyWouldTake);
+        }
+        Ok(ii)
+    }
+
+    fn new_order(&mut self, o: &NewOrder, sink: &mut impl EventSink) {
+        let ii = match self.validate_new(o) {
+            Ok(ii) => ii,
+            Err((reason, existing)) => return self.reject_new(sink, o, reason, existing),
+        };
+        let id = OrderId(self.next_order_id);
+        self.next_order_id += 1;
+        let expire_time_ns = match o.tif {
+            TimeInForce::Day => Some(next_day_end_ns(self.now, self.config.day_end_ns_of_day)),
+            TimeInForce::Gtd => o.expire_time_ns,
+            _ => None,
+        };
+        let slot = self.alloc_slot(Order {
+            id,
+            participant: o.participant,
+            inst: ii as u32,
+            side: o.side,
+            ord_type: o.ord_type,
+            tif: o.tif,
+            place: Place::Incoming,
+            status: OrdStatus::New,
+            post_only: o.post_only,
+            triggered: false,
+            price_ticks: o.price_ticks,
+            stop_price_ticks: o.stop_price_ticks,
+            qty_lots: o.qty_lots,
+            cum_qty_lots: 0,
+            leaves_qty_lots: o.qty_lots,
+            visible_qty_lots: 0,
+            display_qty_lots: o.display_qty_lots,
+            min_qty_lots: o.min_qty_lots,
+            expire_time_ns,
+            cum_notional_tick_lots: 0,
+            cl_ord_id: o.cl_ord_id,
+            cl_chain: NIL,
+            reason: Reason::None,
+            done_time_ns: 0,
+            prev: NIL,
+            next: NIL,
+        });
+        self.by_order_id.insert(id, slot);
+        self.by_cl_ord_id.insert((o.participant, o.cl_ord_id), slot);
+        if let Some(e) = expire_time_ns {
+            self.expiries.insert((e, id), slot);
+        }
+        self.report(sink, slot, ExecType::New, ClOrdId::EMPTY, NO_FILL);
+        if o.ord_type.has_stop_price() {
+            self.park_stop(slot);
+        } else {
+            self.execute_incoming(sink, slot);
+        }
+        self.scan_triggers(ii);
+        self.run_triggers(sink, ii);
+    }
+
+    fn park_stop(&mut self, slot: u32) {
+        let o = &mut self.orders[slot as usize];
+        debug_assert!(o.place == Place::Incoming);
+        o.place = Place::Stop;
+        let key = (o.stop_price_ticks.expect("a stop has a stop price"), o.id);
+        let inst = &mut self.instruments[o.inst as usize];
+        let stops = match o.side {
+            Side::Buy => &mut inst.buy_stops,
+            Side::Sell => &mut inst.sell_stops,
+        };
+        stops.insert(key, slot);
+    }
+
+    /// Matches an incoming order, then cancels its rest or rests it.
+    fn execute_incoming(&mut self, sink: &mut impl EventSink, a: u32) {
+        let o = self.orders[a as usize];
+        let ii = o.inst as usize;
+        let band = self.instruments[ii].band();
+        let needed = if o.tif == TimeInForce::Fok {
+            o.leaves_qty_lots
+        } else {
+            o.min_qty_lots
+        };
+        if needed > 0 {
+            if let Err(reason) = self.precheck(a, band, needed) {
+                return self.cancel_live(sink, a, reason, ClOrdId::EMPTY);
+            }
+        }
+        let end = self.match_incoming(sink, a, band);
+        let o = self.orders[a as usize];
+        if end.stp_cancel {
+            self.cancel_live(sink, a, CancelReason::SelfTradePrevention, ClOrdId::EMPTY);
+        } else if o.leaves_qty_lots == 0 {
+            debug_assert!(o.place == Place::Done);
+        } else if o.trades_as_market() {
+            let reason = if end.collar_hit {
+                CancelReason::PriceCollar
+            } else {
+                CancelReason::IocRemainder
+            };
+            self.cancel_live(sink, a, reason, ClOrdId::EMPTY);
+        } else if o.tif == TimeInForce::Ioc {
+            self.cancel_live(sink, a, CancelReason::IocRemainder, ClOrdId::EMPTY);
+        } else if o.tif == TimeInForce::Fok {
+            debug_assert!(false, "a FOK order passed its check but did not fill");
+            self.cancel_live(sink, a, CancelReason::FokNotFilled, ClOrdId::EMPTY);
+        } else {
+            self.rest(sink, a);
+        }
+    }
+
+    /// Whether `level_price` is acceptable to an incoming order on `side`.
+    #[inline]
+    fn within_limit(side: Side, limit: Option<PriceTicks>, level_price: PriceTicks) -> bool {
+        match (side, limit) {
+            (_, None) => true,
+            (Side::Buy, Some(l)) => level_price <= l,
+            (Side::Sell, Some(l)) => level_price >= l,
+        }
+    }
+
+    #[inline]
+    fn within_band(side: Side, band: Option<(PriceTicks, PriceTicks)>, p: PriceTicks) -> bool {
+        match (side, band) {
+            (_, None) => true,
+            (Side::Buy, Some((_, hi))) => p <= hi,
+            (Side::Sell, Some((lo, _))) => p >= lo,
+        }
+    }
+
+    /// The FOK / minimum quantity check (see the crate docs).
+    fn precheck(
+        &self,
+        a: u32,
+        band: Option<(PriceTicks, PriceTicks)>,
+        needed: QtyLots,
+    ) -> Result<(), CancelReason> {
+        let o = &self.orders[a as usize];
+        let stp = self.stp_mode(o.participant).unwrap_or(StpMode::None);
+        let limit = o.matching_limit();
+        let book = self.instruments[o.inst as usize].book(o.side.opposite());
+        let mut covered: QtyLots = 0;
+        for level in book.levels_best_first() {
+            if covered >= needed {
+                return Ok(());
+            }
+            let p = level.price_ticks;
+            if !Self::within_limit(o.side, limit, p) || !Self::within_band(o.side, band, p) {
+                break;
+            }
+            let mut s = level.head;
+            while s != NIL {
+                let r = &self.orders[s as usize];
+                s = r.next;
+                if r.is_expired_at(self.now) {
+                    continue;
+                }
+                if r.participant == o.participant && stp != StpMode::None {
+                    if stp == StpMode::CancelResting {
+                        continue;
+                    }
+                    return Err(CancelReason::SelfTradePrevention);
+                }
+                covered += r.leaves_qty_lots;
+            }
+        }
+        if covered >= needed {
+            Ok(())
+        } else if o.tif == TimeInForce::Fok {
+            Err(CancelReason::FokNotFilled)
+        } else {
+            Err(CancelReason::MinQtyNotMet)
+        }
+    }
+
+    /// Matches the incoming order in slot `a` against the opposite side.
+    fn match_incoming(
+        &mut self,
+        sink: &mut impl EventSink,
+        a: u32,
+        band: Option<(PriceTicks, PriceTicks)>,
+    ) -> MatchEnd {
+        let (side, limit, participant, ii) = {
+            let o = &self.orders[a as usize];
+            (o.side, o.matching_limit(), o.participant, o.inst as usize)
+        };
+        let stp = self.stp_mode(participant).unwrap_or(StpMode::None);
+        let opp = side.opposite();
+        let mut end = MatchEnd::default();
+        while self.orders[a as usize].leaves_qty_lots > 0 {
+            let Some(level) = self.instruments[ii].book(opp).best() else {
+                break;
+            };
+            let price = level.price_ticks;
+            if !Self::within_limit(side, limit, price) {
+                break;
+            }
+            if !Self::within_band(side, band, price) {
+                end.collar_hit = true;
+                break;
+            }
+            self.match_level(sink, a, ii, price, stp, &mut end);
+            let book = self.instruments[ii].book_mut(opp);
+            let level = *book.best().expect("the matched level is still there");
+            debug_assert!(level.price_ticks == price);
+            if level.is_empty() {
+                book.pop_best_empty();
+            }
+            self.level_event_from(sink, ii, opp, &level);
+            if end.stp_cancel {
+                break;
+            }
+        }
+        end
+    }
+
+    /// Matches against the best level (at `price`) until the incoming order
+    /// is done, the level is empty, or STP stops it.
+    fn match_level(
+        &mut self,
+        sink: &mut impl EventSink,
+        a: u32,
+        ii: usize,
+        price: PriceTicks,
+        stp: StpMode,
+        end: &mut MatchEnd,
+    ) {
+        let opp = self.orders[a as usize].side.opposite();
+        let participant = self.orders[a as usize].participant;
+        while self.orders[a as usize].leaves_qty_lots > 0 {
+            let head = match self.instruments[ii].book(opp).best() {
+                Some(l) if l.head != NIL => l.head,
+                _ => return,
+            };
+            let r = self.orders[head as usize];
+            if r.is_expired_at(self.now) {
+                self.unlink_best(ii, opp, head);
+                self.finish(head, OrdStatus::Expired, Reason::Cancel(CancelReason::Expired));
+                self.report(sink, head, ExecType::Expired, ClOrdId::EMPTY, NO_FILL);
+                continue;
+            }
+            if r.participant == participant && stp != StpMode::None {
+                let stp_reason = Reason::Cancel(CancelReason::SelfTradePrevention);
+                match stp {
+                    StpMode::CancelResting | StpMode::CancelBoth => {
+                        self.unlink_best(ii, opp, head);
+                        self.finish(head, OrdStatus::Canceled, stp_reason);
+                        self.report(sink, head, ExecType::Canceled, ClOrdId::EMPTY, NO_FILL);
+                        if stp == StpMode::CancelBoth {
+                            end.stp_cancel = true;
+                            return;
+                        }
+                        continue;
+                    }
+                    StpMode::CancelAggressing => {
+                        end.stp_cancel = true;
+                        return;
+                    }
+                    StpMode::DecrementBoth => {
+                        let d = r.leaves_qty_lots.min(self.orders[a as usize].leaves_qty_lots);
+                        if r.leaves_qty_lots == d {
+                            self.unlink_best(ii, opp, head);
+                            self.finish(head, OrdStatus::Canceled, stp_reason);
+                            self.report(sink, head, ExecType::Canceled, ClOrdId::EMPTY, NO_FILL);
+                        } else {
+                            let ro = &mut self.orders[head as usize];
+                            ro.qty_lots -= d;
+                            ro.leaves_qty_lots -= d;
+                            let shown = ro.visible_qty_lots.min(ro.leaves_qty_lots);
+                            let hidden_cut = ro.visible_qty_lots - shown;
+                            ro.visible_qty_lots = shown;
+                            ro.reason = stp_reason;
+                            let level = self.instruments[ii]
+                                .book_mut(opp)
+                                .best_mut()
+                                .expect("level exists");
+                            level.qty_lots -= hidden_cut;
+                            self.report(sink, head, ExecType::Restated, ClOrdId::EMPTY, NO_FILL);
+                            self.orders[head as usize].reason = Reason::None;
+                        }
+                        if self.orders[a as usize].leaves_qty_lots == d {
+                            end.stp_cancel = true;
+                            return;
+                        }
+                        let ao = &mut self.orders[a as usize];
+                        ao.qty_lots -= d;
+                        ao.leaves_qty_lots -= d;
+                        ao.reason = stp_reason;
+                        self.report(sink, a, ExecType::Restated, ClOrdId::EMPTY, NO_FILL);
+                        self.orders[a as usize].reason = Reason::None;
+                        continue;
+                    }
+                    StpMode::None => unreachable!(),
+                }
+            }
+            self.trade(sink, a, head, ii, price);
+        }
+    }
+
+    /// Unlinks the order in `slot` from the best level of `side` (the level
+    /// stays, even if empty: the caller reports it when it leaves it).
+    fn unlink_best(&mut self, ii: usize, side: Side, slot: u32) {
+        let visible = self.orders[slot as usize].visible_qty_lots;
+        let level = self.instruments[ii]
+            .book_mut(side)
+            .best_mut()
+            .expect("level exists");
+        level.unlink(&mut self.orders, slot, visible);
+        self.orders[slot as usize].place = Place::Incoming;
+    }
+
+    /// One trade between incoming `a` and resting `r` (the head of the best level).
+    fn trade(&mut self, sink: &mut impl EventSink, a: u32, r: u32, ii: usize, price: PriceTicks) {
+        let q = {
+            let ao = &self.orders[a as usize];
+            let ro = &self.orders[r as usize];
+            debug_assert!(ro.visible_qty_lots > 0);
+            ao.leaves_qty_lots.min(ro.visible_qty_lots)
+        };
+        debug_assert!(q > 0);
+        let notional = i128::from(price) * i128::from(q);
+        let trade_id = TradeId(self.next_trade_id);
+        self.next_trade_id += 1;
+        let opp = self.orders[r as usize].side;
+        // Resting side.
+        {
+            let ro = &mut self.orders[r as usize];
+            ro.visible_qty_lots -= q;
+            ro.leaves_qty_lots -= q;
+            ro.cum_qty_lots += q;
+            ro.cum_notional_tick_lots += notional;
+            let level = self.instruments[ii]
+                .book_mut(opp)
+                .best_mut()
+                .expect("level exists");
+            level.qty_lots -= q;
+        }
+        // Incoming side.
+        {
+            let ao = &mut self.orders[a as usize];
+            ao.leaves_qty_lots -= q;
+            ao.cum_qty_lots += q;
+            ao.cum_notional_tick_lots += notional;
+            ao.status = ao.live_status();
+        }
+        self.instruments[ii].last_trade_ticks = Some(price);
+        let (a_done, r_left, r_shown) = {
+            let ro = &self.orders[r as usize];
+            (
+                self.orders[a as usize].leaves_qty_lots == 0,
+                ro.leaves_qty_lots,
+                ro.visible_qty_lots,
+            )
+        };
+        if r_left == 0 {
+            self.unlink_best(ii, opp, r);
+            self.finish(r, OrdStatus::Filled, Reason::None);
+        } else {
+            self.orders[r as usize].status = OrdStatus::PartiallyFilled;
+            if r_shown == 0 {
+                // Iceberg refresh: a new tranche at the back of the queue.
+                self.unlink_best(ii, opp, r);
+                let ro = &mut self.orders[r as usize];
+                let tranche = ro.tranche();
+                ro.visible_qty_lots = tranche;
+                ro.place = Place::Resting;
+                let level = self.instruments[ii]
+                    .book_mut(opp)
+                    .best_mut()
+                    .expect("level exists");
+                level.push_back(&mut self.orders, r, tranche);
+            }
+        }
+        if a_done {
+            self.finish(a, OrdStatus::Filled, Reason::None);
+        }
+        let (ao, ro) = (&self.orders[a as usize], &self.orders[r as usize]);
+        let (buy, sell) = match ao.side {
+            Side::Buy => (ao, ro),
+            Side::Sell => (ro, ao),
+        };
+        sink.event(&Event::Trade(TradePrint {
+            instrument: self.instruments[ii].spec.id,
+            trade_id,
+            price_ticks: price,
+            qty_lots: q,
+            aggressor_side: ao.side,
+            buy_order_id: buy.id,
+            sell_order_id: sell.id,
+            buyer: buy.participant,
+            seller: sell.participant,
+        }));
+        let fill = Fill {
+            qty_lots: q,
+            px_ticks: price,
+            trade_id,
+            aggressor: true,
+        };
+        self.report(sink, a, ExecType::Trade, ClOrdId::EMPTY, fill);
+        let fill = Fill {
+            aggressor: false,
+            ..fill
+        };
+        self.report(sink, r, ExecType::Trade, ClOrdId::EMPTY, fill);
+    }
+
+    // ----- stops -------------------------------------------------------------
+
+    /// Moves every stop of instrument `ii` whose condition holds into the
+    /// triggered set (kept sorted so that `pop` gives the lowest OrderId).
+    fn scan_triggers(&mut self, ii: usize) {
+        let inst = &mut self.instruments[ii];
+        let Some(last) = inst.last_trade_ticks else {
+            return;
+        };
+        if inst.buy_stops.is_empty() && inst.sell_stops.is_empty() {
+            return;
+        }
+        let before = self.triggered.len();
+        self.scratch.clear();
+        for (&(_, id), &slot) in inst.buy_stops.range(..=(last, OrderId(u64::MAX))) {
+            self.scratch.push((id, slot));
+        }
+        for &(id, slot) in &self.scratch {
+            let stop = self.orders[slot as usize].stop_price_ticks.unwrap_or(last);
+            inst.buy_stops.remove(&(stop, id));
+        }
+        self.triggered.extend_from_slice(&self.scratch);
+        self.scratch.clear();
+        for (&(_, id), &slot) in inst.sell_stops.range((last, OrderId(0))..) {
+            self.scratch.push((id, slot));
+        }
+        for &(id, slot) in &self.scratch {
+            let stop = self.orders[slot as usize].stop_price_ticks.unwrap_or(last);
+            inst.sell_stops.remove(&(stop, id));
+        }
+        self.triggered.extend_from_slice(&self.scratch);
+        if self.triggered.len() != before {
+            for &(_, slot) in &self.triggered[before..] {
+                self.orders[slot as usize].place = Place::Incoming;
+            }
+            self.triggered.sort_unstable_by(|x, y| y.0.cmp(&x.0));
+        }
+    }
+
+    /// Runs triggered stops, lowest OrderId first, until none is left.
+    fn run_triggers(&mut self, sink: &mut impl EventSink, ii: usize) {
+        while let Some((_, slot)) = self.triggered.pop() {
+            let o = self.orders[slot as usize];
+            debug_assert!(o.place == Place::Incoming);
+            if o.is_expired_at(self.now) {
+                self.cancel_live(sink, slot, CancelReason::Expired, ClOrdId::EMPTY);
+                continue;
+            }
+            self.orders[slot as usize].triggered = true;
+            self.report(sink, slot, ExecType::Triggered, ClOrdId::EMPTY, NO_FILL);
+            if o.ord_type == OrdType::StopLimit {
+                let band = self.instruments[ii].band();
+                if !in_band(band, o.price_ticks.expect("a stop-limit has a price")) {
+                    self.cancel_live(sink, slot, CancelReason::PriceCollar, ClOrdId::EMPTY);
+                    continue;
+                }
+            }
+            self.execute_incoming(sink, slot);
+            self.scan_triggers(ii);
+        }
+    }
+
+    // ----- cancel / replace -------------------------------------------------
+
+    fn cancel_reject(
+        &self,
+        sink: &mut impl EventSink,
+        participant: ParticipantId,
+        cl_ord_id: ClOrdId,
+        target: &OrderRef,
+        slot: Option<u32>,
+        response_to: CxlRejResponseTo,
+        reason: RejectReason,
+    ) {
+        let (order_id, ord_status) = match slot {
+            Some(s) => {
+                let o = &self.orders[s as usize];
+                (o.id, o.status)
+            }
+            None => (OrderId::NONE, OrdStatus::Rejected),
+        };
+        sink.event(&Event::CancelReject(CancelReject {
+            participant,
+            cl_ord_id,
+            orig_cl_ord_id: match target {
+                OrderRef::ClOrdId(id) => *id,
+                OrderRef::OrderId(_) => ClOrdId::EMPTY,
+            },
+            order_id,
+            ord_status,
+            response_to,
+            reason,
+        }));
+    }
+
+    /// The checks shared by cancel and replace: participant, order, liveness.
+    fn resolve_live(
+        &self,
+        participant: ParticipantId,
+        target: &OrderRef,
+    ) -> Result<u32, (RejectReason, Option<u32>)> {
+        if self.stp_mode(participant).is_none() {
+            return Err((RejectReason::UnknownParticipant, None));
+        }
+        let Some(slot) = self.resolve(participant, target) else {
+            return Err((RejectReason::UnknownOrder, None));
+        };
+        if !self.orders[slot as usize].is_live() {
+            return Err((RejectReason::TooLateToCancel, Some(slot)));
+        }
+        Ok(slot)
+    }
+
+    fn cancel(&mut self, c: &Cancel, sink: &mut impl EventSink) {
+        let reject = |this: &Self, sink: &mut _, reason, slot| {
+            this.cancel_reject(
+                sink,
+                c.participant,
+                c.cl_ord_id,
+                &c.target,
+                slot,
+                CxlRejResponseTo::Cancel,
+                reason,
+            );
+        };
+        let slot = match self.resolve_live(c.participant, &c.target) {
+            Ok(s) => s,
+            Err((reason, slot)) => return reject(self, sink, reason, slot),
+        };
+        if self.cl_ord_id_used(c.participant, &c.cl_ord_id).is_some() {
+            return reject(self, sink, RejectReason::DuplicateClOrdId, Some(slot));
+        }
+        let orig = self.change_cl_ord_id(slot, c.cl_ord_id);
+        self.cancel_live(sink, slot, CancelReason::ClientRequest, orig);
+    }
+
+    fn validate_replace(&self, r: &Replace, slot: u32) -> Result<(), RejectReason> {
+        use RejectReason as R;
+        let o = &self.orders[slot as usize];
+        let inst = &self.instruments[o.inst as usize];
+        let spec = &inst.spec;
+        if r.qty_lots == 0 {
+            return Err(R::InvalidQty);
+        }
+        if r.qty_lots < spec.qty_min_lots {
+            return Err(R::QtyBelowMin);
+        }
+        if r.qty_lots > spec.qty_max_lots {
+            return Err(R::QtyAboveMax);
+        }
+        if r.price_ticks.is_some() && !o.ord_type.has_limit_price() {
+            return Err(R::UnexpectedPrice);
+        }
+        if r.stop_price_ticks.is_some() && (!o.ord_type.has_stop_price() || o.triggered) {
+            return Err(R::UnexpectedStopPrice);
+        }
+        if r.qty_lots <= o.cum_qty_lots {
+            return Err(R::ReplaceQtyAtOrBelowFilled);
+        }
+        let price = r.price_ticks.or(o.price_ticks);
+        let stop = r.stop_price_ticks.or(o.stop_price_ticks);
+        let acts_as_limit =
+            o.ord_type == OrdType::Limit || (o.ord_type == OrdType::StopLimit && o.triggered);
+        if acts_as_limit
+            && price != o.price_ticks
+            && let Some(p) = price
+            && !in_band(inst.band(), p)
+        {
+            return Err(R::PriceOutsideCollar);
+        }
+        let notional_price = match o.ord_type {
+            OrdType::Stop => stop,
+            _ => price,
+        };
+        if !inst.notional_ok(notional_price, r.qty_lots) {
+            return Err(R::NotionalAboveMax);
+        }
+        if self.cl_ord_id_used(r.participant, &r.cl_ord_id).is_some() {
+            return Err(R::DuplicateClOrdId);
+        }
+        if o.post_only
+            && let Some(p) = price
+            && inst.crosses(o.side, p)
+        {
+            return Err(R::PostOnlyWouldTake);
+        }
+        Ok(())
+    }
+
+    fn replace(&mut self, r: &Replace, sink: &mut impl EventSink) {
+        let reject = |this: &Self, sink: &mut _, reason, slot| {
+            this.cancel_reject(
+                sink,
+                r.participant,
+                r.cl_ord_id,
+                &r.target,
+                slot,
+                CxlRejResponseTo::Replace,
+                reason,
+            );
+        };
+        let slot = match self.resolve_live(r.participant, &r.target) {
+            Ok(s) => s,
+            Err((reason, slot)) => return reject(self, sink, reason, slot),
+        };
+        if let Err(reason) = self.validate_replace(r, slot) {
+            return reject(self, sink, reason, Some(slot));
+        }
+        let orig = self.change_cl_ord_id(slot, r.cl_ord_id);
+        let o = self.orders[slot as usize];
+        let ii = o.inst as usize;
+        let new_price = r.price_ticks.or(o.price_ticks);
+        let new_stop = r.stop_price_ticks.or(o.stop_price_ticks);
+        let new_leaves = r.qty_lots - o.cum_qty_lots;
+        match o.place {
+            Place::Stop => {
+                self.take_off_book(slot);
+                let om = &mut self.orders[slot as usize];
+                om.qty_lots = r.qty_lots;
+                om.leaves_qty_lots = new_leaves;
+                om.price_ticks = new_price;
+                om.stop_price_ticks = new_stop;
+                self.park_stop(slot);
+                self.report(sink, slot, ExecType::Replaced, orig, NO_FILL);
+            }
+            Place::Resting => {
+                let price = o.price_ticks.expect("a resting order has a price");
+                let keeps_priority = new_price == o.price_ticks && r.qty_lots <= o.qty_lots;
+                if keeps_priority {
+                    let om = &mut self.orders[slot as usize];
+                    om.qty_lots = r.qty_lots;
+                    om.leaves_qty_lots = new_leaves;
+                    let shown = om.visible_qty_lots.min(new_leaves);
+                    let cut = om.visible_qty_lots - shown;
+                    om.visible_qty_lots = shown;
+                    let level = self.instruments[ii]
+                        .book_mut(o.side)
+                        .level_mut(price)
+                        .expect("a resting order's level exists");
+                    level.qty_lots -= cut;
+                    let l = *level;
+                    self.report(sink, slot, ExecType::Replaced, orig, NO_FILL);
+                    self.level_event_from(sink, ii, o.side, &l);
+                    return;
+                }
+                self.take_off_book(slot);
+                let om = &mut self.orders[slot as usize];
+                om.qty_lots = r.qty_lots;
+                om.leaves_qty_lots = new_leaves;
+                om.price_ticks = new_price;
+                om.visible_qty_lots = 0;
+                self.report(sink, slot, ExecType::Replaced, orig, NO_FILL);
+                self.level_event(sink, ii, o.side, price);
+                self.execute_incoming(sink, slot);
+            }
+            Place::Incoming | Place::Done | Place::Free => {
+                unreachable!("replace of an order that is not resting or parked")
+            }
+        }
+        self.scan_triggers(ii);
+        self.run_triggers(sink, ii);
+    }
+
+    fn mass_cancel(&mut self, m: &MassCancel, sink: &mut impl EventSink) {
+        let mut report = MassCancelReport {
+            participant: m.participant,
+            cl_ord_id: m.cl_ord_id,
+            instrument: m.instrument,
+            side: m.side,
+            cancelled_count: 0,
+            reject: None,
+        };
+        let inst_filter = match m.instrument {
+            Some(id) => match self.instrument_idx(id) {
+                Some(i) => Some(i as u32),
+                None => {
+                    report.reject = Some(RejectReason::UnknownInstrument);
+                    None
+                }
+            },
+            None => None,
+        };
+        if self.stp_mode(m.participant).is_none() {
+            report.reject = Some(RejectReason::UnknownParticipant);
+        }
+        if report.reject.is_none() {
+            let mut victims = std::mem::take(&mut self.scratch);
+            victims.clear();
+            victims.extend(
+                self.orders
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, o)| {
+                        matches!(o.place, Place::Resting | Place::Stop)
+                            && o.participant == m.participant
+                            && inst_filter.is_none_or(|i| o.inst == i)
+                            && m.side.is_none_or(|s| o.side == s)
+                    })
+                    .map(|(slot, o)| (o.id, slot as u32)),
+            );
+            victims.sort_unstable();
+            for &(_, slot) in &victims {
+                self.cancel_live(sink, slot, CancelReason::MassCancel, ClOrdId::EMPTY);
+            }
+            report.cancelled_count = victims.len() as u32;
+            victims.clear();
+            self.scratch = victims;
+        }
+        sink.event(&Event::MassCancelReport(report));
+    }
+
+    fn status(&mut self, s: &OrderStatusRequest, sink: &mut impl EventSink) {
+        let found = if self.stp_mode(s.participant).is_none() {
+            Err(RejectReason::UnknownParticipant)
+        } else {
+            self.resolve(s.participant, &s.target)
+                .ok_or(RejectReason::UnknownOrder)
+        };
+        match found {
+            Ok(slot) => self.report(sink, slot, ExecType::OrderStatus, ClOrdId::EMPTY, NO_FILL),
+            Err(reason) => {
+                let exec_id = self.next_exec_id();
+                let (cl_ord_id, order_id) = match s.target {
+                    OrderRef::ClOrdId(c) => (c, OrderId::NONE),
+                    OrderRef::OrderId(id) => (ClOrdId::EMPTY, id),
+                };
+                sink.event(&Event::Exec(ExecutionReport {
+                    exec_id,
+                    exec_type: ExecType::OrderStatus,
+                    ord_status: OrdStatus::Rejected,
+                    participant: s.participant,
+                    instrument: InstrumentId(0),
+                    order_id,
+                    cl_ord_id,
+                    orig_cl_ord_id: ClOrdId::EMPTY,
+                    side: Side::Buy,
+                    ord_type: OrdType::Limit,
+                    tif: TimeInForce::Gtc,
+                    price_ticks: None,
+                    stop_price_ticks: None,
+                    order_qty_lots: 0,
+                    leaves_qty_lots: 0,
+                    cum_qty_lots: 0,
+                    cum_notional_tick_lots: 0,
+                    last_qty_lots: 0,
+                    last_px_ticks: 0,
+                    trade_id: TradeId(0),
+                    aggressor: false,
+                    expire_time_ns: None,
+                    reason: Reason::Reject(reason),
+                }));
+            }
+        }
+    }
+
+    // ----- time --------------------------------------------------------------
+
+    fn clock_tick(&mut self, sink: &mut impl EventSink) {
+        while let Some((&(t, _), &slot)) = self.expiries.first_key_value() {
+            if t > self.now {
+                break;
+            }
+            self.cancel_live(sink, slot, CancelReason::Expired, ClOrdId::EMPTY);
+        }
+        while let Some(&(forget_at, slot)) = self.finished.front() {
+            if forget_at > self.now {
+                break;
+            }
+            self.finished.pop_front();
+            self.forget(slot);
+        }
+    }
+
+    /// Drops a finished order and its ClOrdIDs.
+    fn forget(&mut self, slot: u32) {
+        let o = self.orders[slot as usize];
+        debug_assert!(o.place == Place::Done);
+        self.by_order_id.remove(&o.id);
+        self.by_cl_ord_id.remove(&(o.participant, o.cl_ord_id));
+        let mut l = o.cl_chain;
+        while l != NIL {
+            let link = self.links[l as usize];
+            self.by_cl_ord_id.remove(&(o.participant, link.cl_ord_id));
+            self.free_links.push(l);
+            l = link.prev;
+        }
+        self.orders[slot as usize].place = Place::Free;
+        self.free_slots.push(slot);
+    }
+}

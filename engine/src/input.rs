@@ -1,0 +1,138 @@
+//! Inputs: everything the matching loop acts on.
+//!
+//! An input is journaled before it is applied, so every variant is `Copy`,
+//! fixed-size and has a compact binary encoding ([`crate::codec`]). The
+//! sequence number and time are not part of the input: the sequencer assigns
+//! them and passes them to [`crate::Engine::apply`] beside it.
+
+use crate::types::{
+    ClOrdId, InstrumentId, OrdType, OrderId, ParticipantId, PriceTicks, QtyLots, Side,
+    TimeInForce, TimeNs,
+};
+
+/// A reference to an existing order of the requesting participant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OrderRef {
+    /// By any ClOrdID the order has had today (the original, or one given by a
+    /// replace or cancel request).
+    ClOrdId(ClOrdId),
+    /// By the venue's OrderID.
+    OrderId(OrderId),
+}
+
+/// A new order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NewOrder {
+    /// Who sends it.
+    pub participant: ParticipantId,
+    /// What it trades.
+    pub instrument: InstrumentId,
+    /// The client's id, unique among the participant's live and today's orders.
+    pub cl_ord_id: ClOrdId,
+    /// Buy or sell.
+    pub side: Side,
+    /// Limit, market, stop or stop-limit.
+    pub ord_type: OrdType,
+    /// Time in force.
+    pub tif: TimeInForce,
+    /// Limit price: required for limit and stop-limit, refused otherwise.
+    pub price_ticks: Option<PriceTicks>,
+    /// Stop price: required for stop and stop-limit, refused otherwise.
+    pub stop_price_ticks: Option<PriceTicks>,
+    /// Order quantity.
+    pub qty_lots: QtyLots,
+    /// Iceberg display quantity; 0 for a fully displayed order.
+    pub display_qty_lots: QtyLots,
+    /// Minimum quantity to fill at once (IOC only); 0 for none.
+    pub min_qty_lots: QtyLots,
+    /// Post-only: rejected if it would take liquidity.
+    pub post_only: bool,
+    /// Expire time for GTD; ignored otherwise.
+    pub expire_time_ns: Option<TimeNs>,
+}
+
+/// Cancel a live order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Cancel {
+    /// Who sends it (only its own orders can be cancelled).
+    pub participant: ParticipantId,
+    /// The cancel request's own ClOrdID; on success it becomes the order's
+    /// ClOrdID, as in FIX.
+    pub cl_ord_id: ClOrdId,
+    /// The order to cancel.
+    pub target: OrderRef,
+}
+
+/// Cancel/replace a live order: new quantity, and new prices where given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Replace {
+    /// Who sends it (only its own orders can be replaced).
+    pub participant: ParticipantId,
+    /// The replace request's own ClOrdID; it becomes the order's ClOrdID.
+    pub cl_ord_id: ClOrdId,
+    /// The order to replace.
+    pub target: OrderRef,
+    /// New total order quantity (filled quantity included).
+    pub qty_lots: QtyLots,
+    /// New limit price; `None` keeps the current one.
+    pub price_ticks: Option<PriceTicks>,
+    /// New stop price (untriggered stops only); `None` keeps the current one.
+    pub stop_price_ticks: Option<PriceTicks>,
+}
+
+/// Cancel every live order of a participant, optionally of one instrument
+/// and one side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MassCancel {
+    /// Whose orders.
+    pub participant: ParticipantId,
+    /// The request's id, echoed in the report (not checked for uniqueness: a
+    /// mass cancel is idempotent by nature).
+    pub cl_ord_id: ClOrdId,
+    /// Only this instrument, if given.
+    pub instrument: Option<InstrumentId>,
+    /// Only this side, if given.
+    pub side: Option<Side>,
+}
+
+/// Ask for the current state of an order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct OrderStatusRequest {
+    /// Who asks (only its own orders are visible).
+    pub participant: ParticipantId,
+    /// The order.
+    pub target: OrderRef,
+}
+
+/// Everything the engine acts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Input {
+    /// A new order.
+    NewOrder(NewOrder),
+    /// Cancel an order.
+    Cancel(Cancel),
+    /// Cancel/replace an order.
+    Replace(Replace),
+    /// Cancel many orders.
+    MassCancel(MassCancel),
+    /// Ask for an order's status.
+    OrderStatus(OrderStatusRequest),
+    /// Time passes: expire Day and GTD orders whose time has come, and forget
+    /// the previous trading day's finished orders. The time is the input's.
+    ClockTick,
+}
+
+impl Input {
+    /// The participant that sent the input, if any.
+    #[must_use]
+    pub fn participant(&self) -> Option<ParticipantId> {
+        match self {
+            Input::NewOrder(o) => Some(o.participant),
+            Input::Cancel(c) => Some(c.participant),
+            Input::Replace(r) => Some(r.participant),
+            Input::MassCancel(m) => Some(m.participant),
+            Input::OrderStatus(s) => Some(s.participant),
+            Input::ClockTick => None,
+        }
+    }
+}

@@ -1,0 +1,519 @@
+//! Scenario tests: one per rule of the crate docs, each asserting the exact
+//! events or state the rule promises.
+
+use crate::*;
+
+const T0: u64 = 1_700_000_000_000_000_000; // 2023-11-14T22:13:20Z
+const DAY_END: u64 = 22 * 3_600 * 1_000_000_000;
+
+fn cfg() -> EngineConfig {
+    let mut collared = InstrumentSpec::new(InstrumentId(2), "COLLAR");
+    collared.collar = Some(Collar::Ticks(10));
+    collared.reference_price_ticks = Some(100);
+    collared.notional_max_tick_lots = Some(100_000);
+    let mut restricted = InstrumentSpec::new(InstrumentId(3), "RESTRICTED");
+    restricted.order_types = OrdTypeSet::of(&[OrdType::Limit]);
+    restricted.time_in_force = TifSet::of(&[TimeInForce::Gtc, TimeInForce::Ioc]);
+    restricted.qty_min_lots = 5;
+    restricted.qty_max_lots = 1_000;
+    let stp = [
+        StpMode::CancelResting,
+        StpMode::None,
+        StpMode::CancelAggressing,
+        StpMode::CancelBoth,
+        StpMode::DecrementBoth,
+    ];
+    EngineConfig {
+        instruments: vec![
+            InstrumentSpec::new(InstrumentId(1), "FREE"),
+            collared,
+            restricted,
+        ],
+        participants: stp
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ParticipantSpec {
+                id: ParticipantId(i as u32 + 1),
+                stp: *s,
+            })
+            .collect(),
+        day_end_ns_of_day: DAY_END,
+        orders_capacity: 64,
+    }
+}
+
+struct Venue {
+    e: Engine,
+    seq: u64,
+    now: u64,
+}
+
+impl Venue {
+    fn new() -> Venue {
+        Venue {
+            e: Engine::new(cfg()).unwrap(),
+            seq: 0,
+            now: T0,
+        }
+    }
+
+    fn apply(&mut self, input: Input) -> Vec<Event> {
+        self.seq += 1;
+        let mut out = Vec::new();
+        self.e.apply(self.seq, self.now, &input, &mut out);
+        out
+    }
+
+    fn execs(&mut self, input: Input) -> Vec<ExecutionReport> {
+        self.apply(input)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Exec(x) => Some(x),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn id(s: &str) -> ClOrdId {
+    ClOrdId::new(s.as_bytes()).unwrap()
+}
+
+fn order(p: u32, inst: u32, cl: &str, side: Side, px: i64, qty: u64) -> NewOrder {
+    NewOrder {
+        participant: ParticipantId(p),
+        instrument: InstrumentId(inst),
+        cl_ord_id: id(cl),
+        side,
+        ord_type: OrdType::Limit,
+        tif: TimeInForce::Gtc,
+        price_ticks: Some(px),
+        stop_price_ticks: None,
+        qty_lots: qty,
+        display_qty_lots: 0,
+        min_qty_lots: 0,
+        post_only: false,
+        expire_time_ns: None,
+    }
+}
+
+fn limit(p: u32, cl: &str, side: Side, px: i64, qty: u64) -> Input {
+    Input::NewOrder(order(p, 1, cl, side, px, qty))
+}
+
+fn kinds(execs: &[ExecutionReport]) -> Vec<(ExecType, OrdStatus, u64)> {
+    execs
+        .iter()
+        .map(|x| (x.exec_type, x.ord_status, x.order_id.0))
+        .collect()
+}
+
+fn reject_reason(events: &[Event]) -> Option<RejectReason> {
+    events.iter().find_map(|e| match e {
+        Event::Exec(ExecutionReport {
+            reason: Reason::Reject(r),
+            ..
+        }) => Some(*r),
+        Event::CancelReject(c) => Some(c.reason),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_cross_trades_at_the_resting_price_with_both_sides_reported() {
+    let mut v = Venue::new();
+    v.apply(limit(1, "S1", Side::Sell, 101, 10));
+    let ev = v.apply(limit(2, "B1", Side::Buy, 105, 4));
+    let trades: Vec<_> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::Trade(t) => Some(*t),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(trades.len(), 1);
+    assert_eq!((trades[0].price_ticks, trades[0].qty_lots), (101, 4));
+    assert_eq!(trades[0].aggressor_side, Side::Buy);
+    let x: Vec<_> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::Exec(x) => Some(*x),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        kinds(&x),
+        [
+            (ExecType::New, OrdStatus::New, 2),
+            (ExecType::Trade, OrdStatus::Filled, 2),
+            (ExecType::Trade, OrdStatus::PartiallyFilled, 1),
+        ]
+    );
+    assert!(x[1].aggressor && !x[2].aggressor);
+    assert_eq!((x[2].leaves_qty_lots, x[2].cum_qty_lots), (6, 4));
+    assert_eq!(x[1].cum_notional_tick_lots, 404);
+    assert_eq!(x[1].exec_id, ExecId { seq: 2, idx: 1 });
+    assert_eq!(
+        v.e.book_levels(InstrumentId(1), Side::Sell)[0].qty_lots,
+        6,
+        "level shows the rest"
+    );
+    assert!(matches!(ev.last(), Some(Event::BookLevel(l)) if l.qty_lots == 6));
+}
+
+#[test]
+fn fifo_within_a_level() {
+    let mut v = Venue::new();
+    v.apply(limit(1, "S1", Side::Sell, 100, 5));
+    v.apply(limit(2, "S2", Side::Sell, 100, 5));
+    let x = v.execs(limit(3, "B1", Side::Buy, 100, 7));
+    let filled: Vec<_> = x
+        .iter()
+        .filter(|x| x.exec_type == ExecType::Trade && !x.aggressor)
+        .map(|x| (x.order_id.0, x.last_qty_lots))
+        .collect();
+    assert_eq!(filled, [(1, 5), (2, 2)]);
+}
+
+#[test]
+fn iceberg_shows_display_and_refreshes_at_the_back() {
+    let mut v = Venue::new();
+    let mut ice = order(1, 1, "ICE", Side::Sell, 100, 25);
+    ice.display_qty_lots = 10;
+    v.apply(Input::NewOrder(ice));
+    v.apply(limit(2, "S2", Side::Sell, 100, 3));
+    assert_eq!(v.e.book_levels(InstrumentId(1), Side::Sell)[0].qty_lots, 13);
+    let x = v.execs(limit(3, "B1", Side::Buy, 100, 12));
+    let filled: Vec<_> = x
+        .iter()
+        .filter(|x| x.exec_type == ExecType::Trade && !x.aggressor)
+        .map(|x| (x.order_id.0, x.last_qty_lots))
+        .collect();
+    // 10 from the iceberg's tranche, then S2 (ahead of the refreshed tranche), ...
+    assert_eq!(filled, [(1, 10), (2, 2)]);
+    let q = v.e.level_queue(InstrumentId(1), Side::Sell, 100);
+    assert_eq!(q, [(OrderId(2), ParticipantId(2), 1, 1), (OrderId(1), ParticipantId(1), 10, 15)]);
+}
+
+#[test]
+fn market_order_stops_at_the_collar_and_cancels_the_rest() {
+    let mut v = Venue::new();
+    let put = |v: &mut Venue, p: u32, cl: &str, side: Side, px: i64, qty: u64| {
+        let ev = v.apply(Input::NewOrder(order(p, 2, cl, side, px, qty)));
+        assert_eq!(reject_reason(&ev), None, "{cl}");
+    };
+    put(&mut v, 1, "S0", Side::Sell, 105, 5);
+    put(&mut v, 1, "S1", Side::Sell, 110, 5);
+    put(&mut v, 2, "B0", Side::Buy, 110, 10); // last trade 110: band 100..=120
+    put(&mut v, 1, "S2", Side::Sell, 115, 5);
+    put(&mut v, 1, "S3", Side::Sell, 120, 5);
+    put(&mut v, 2, "B1", Side::Buy, 105, 5);
+    put(&mut v, 3, "S4", Side::Sell, 105, 5); // last trade 105: band 95..=115
+    let mut m = order(2, 2, "M1", Side::Buy, 0, 20);
+    m.ord_type = OrdType::Market;
+    m.price_ticks = None;
+    m.tif = TimeInForce::Ioc;
+    let x = v.execs(Input::NewOrder(m));
+    let last = x.last().unwrap();
+    assert_eq!(last.exec_type, ExecType::Canceled);
+    assert_eq!(last.reason, Reason::Cancel(CancelReason::PriceCollar));
+    assert_eq!(last.cum_qty_lots, 5, "115 is inside the band, 120 is not");
+    assert_eq!(v.e.book_levels(InstrumentId(2), Side::Sell)[0].price_ticks, 120);
+}
+
+#[test]
+fn limit_outside_collar_and_notional_are_rejected_without_state_change() {
+    let mut v = Venue::new();
+    let h = v.e.state_hash();
+    let ev = v.apply(Input::NewOrder(order(1, 2, "X", Side::Buy, 111, 1)));
+    assert_eq!(reject_reason(&ev), Some(RejectReason::PriceOutsideCollar));
+    let ev = v.apply(Input::NewOrder(order(1, 2, "Y", Side::Buy, 100, 1_001)));
+    assert_eq!(reject_reason(&ev), Some(RejectReason::NotionalAboveMax));
+    let ev = v.apply(Input::NewOrder(order(1, 9, "Z", Side::Buy, 100, 1)));
+    assert_eq!(reject_reason(&ev), Some(RejectReason::UnknownInstrument));
+    let ev = v.apply(Input::NewOrder(order(1, 3, "Q", Side::Buy, 100, 4)));
+    assert_eq!(reject_reason(&ev), Some(RejectReason::QtyBelowMin));
+    let mut mk = order(1, 3, "MK", Side::Buy, 100, 5);
+    mk.ord_type = OrdType::Market;
+    mk.price_ticks = None;
+    let ev = v.apply(Input::NewOrder(mk));
+    assert_eq!(reject_reason(&ev), Some(RejectReason::OrdTypeNotAllowed));
+    assert_eq!(v.e.state_hash(), h);
+}
+
+#[test]
+fn duplicate_cl_ord_id_names_the_existing_order_and_creates_nothing() {
+    let mut v = Venue::new();
+    v.apply(limit(1, "A", Side::Buy, 99, 1));
+    let h = v.e.state_hash();
+    let x = v.execs(limit(1, "A", Side::Buy, 98, 1));
+    assert_eq!(x.len(), 1);
+    assert_eq!(x[0].reason, Reason::Reject(RejectReason::DuplicateClOrdId));
+    assert_eq!(x[0].order_id, OrderId(1));
+    assert_eq!(v.e.state_hash(), h);
+    // Another participant may use the same ClOrdID.
+    let x = v.execs(limit(2, "A", Side::Buy, 98, 1));
+    assert_eq!(x[0].exec_type, ExecType::New);
+}
+
+#[test]
+fn post_only_that_would_take_is_rejected() {
+    let mut v = Venue::new();
+    v.apply(limit(1, "S", Side::Sell, 100, 1));
+    let mut po = order(2, 1, "P", Side::Buy, 100, 1);
+    po.post_only = true;
+    let ev = v.apply(Input::NewOrder(po));
+    assert_eq!(reject_reason(&ev), Some(RejectReason::PostOnlyWouldTake));
+    po.price_ticks = Some(99);
+    let x = v.execs(Input::NewOrder(po));
+    assert_eq!(x[0].exec_type, ExecType::New);
+}
+
+#[test]
+fn fok_fills_fully_or_not_at_all() {
+    let mut v = Venue::new();
+    v.apply(limit(1, "S1", Side::Sell, 100, 5));
+    v.apply(limit(1, "S2", Side::Sell, 101, 5));
+    let mut fok = order(2, 1, "F1", Side::Buy, 101, 11);
+    fok.tif = TimeInForce::Fok;
+    let x = v.execs(Input::NewOrder(fok));
+    assert_eq!(
+        x.iter().map(|x| x.exec_type).collect::<Vec<_>>(),
+        [ExecType::New, ExecType::Canceled]
+    );
+    assert_eq!(x[1].reason, Reason::Cancel(CancelReason::FokNotFilled));
+    fok.cl_ord_id = id("F2");
+    fok.qty_lots = 10;
+    let x = v.execs(Input::NewOrder(fok));
+    assert_eq!(x.last().unwrap().ord_status, OrdStatus::Filled);
+}
+
+#[test]
+fn min_qty_ioc() {
+    let mut v = Venue::new();
+    v.apply(limit(1, "S1", Side::Sell, 100, 5));
+    let mut ioc = order(2, 1, "I1", Side::Buy, 100, 10);
+    ioc.tif = TimeInForce::Ioc;
+    ioc.min_qty_lots = 6;
+    let x = v.execs(Input::NewOrder(ioc));
+    assert_eq!(x[1].reason, Reason::Cancel(CancelReason::MinQtyNotMet));
+    ioc.cl_ord_id = id("I2");
+    ioc.min_qty_lots = 5;
+    let x = v.execs(Input::NewOrder(ioc));
+    assert_eq!(
+        x.iter().map(|x| x.exec_type).collect::<Vec<_>>(),
+        [ExecType::New, ExecType::Trade, ExecType::Trade, ExecType::Canceled]
+    );
+    assert_eq!(x[3].reason, Reason::Cancel(CancelReason::IocRemainder));
+    ioc.cl_ord_id = id("I3");
+    ioc.tif = TimeInForce::Gtc;
+    let ev = v.apply(Input::NewOrder(ioc));
+    assert_eq!(reject_reason(&ev), Some(RejectReason::InvalidMinQty));
+}
+
+#[test]
+fn stp_modes() {
+    // Participant 1 cancels resting; 3 cancels aggressing; 4 both; 5 decrements; 2 opted out.
+    let cases = [
+        (1, vec![(ExecType::Canceled, 1), (ExecType::New, 0)], 1),
+        (3, vec![(ExecType::Canceled, 2)], 0),
+        (4, vec![(ExecType::Canceled, 1), (ExecType::Canceled, 2)], 0),
+        (2, vec![(ExecType::Trade, 2), (ExecType::Trade, 1)], 0),
+    ];
+    for (p, want, bids) in cases {
+        let mut v = Venue::new();
+        v.apply(limit(p, "S", Side::Sell, 100, 5));
+        let x = v.execs(limit(p, "B", Side::Buy, 100, 5));
+        let got: Vec<_> = x[1..].iter().map(|x| (x.exec_type, x.order_id.0)).collect();
+        let want_tail: Vec<_> = want
+            .iter()
+            .copied()
+            .filter(|(t, _)| *t != ExecType::New)
+            .collect();
+        assert_eq!(got, want_tail, "participant {p}");
+        assert_eq!(v.e.book_levels(InstrumentId(1), Side::Buy).len(), bids, "participant {p}");
+    }
+    // Decrement both: resting 5, incoming 8 -> resting cancelled, incoming restated to 3 and rests.
+    let mut v = Venue::new();
+    v.apply(limit(5, "S", Side::Sell, 100, 5));
+    let x = v.execs(limit(5, "B", Side::Buy, 100, 8));
+    assert_eq!(
+        x.iter().map(|x| (x.exec_type, x.order_qty_lots)).collect::<Vec<_>>(),
+        [
+            (ExecType::New, 8),
+            (ExecType::Canceled, 5),
+            (ExecType::Restated, 3)
+        ]
+    );
+    assert_eq!(v.e.book_levels(InstrumentId(1), Side::Buy)[0].qty_lots, 3);
+}
+
+#[test]
+fn stops_trigger_in_order_id_order_and_cascade() {
+    let mut v = Venue::new();
+    // Liquidity: asks at 101, 102, 103.
+    for (i, px) in [101, 102, 103].into_iter().enumerate() {
+        v.apply(limit(2, &format!("S{i}"), Side::Sell, px, 1));
+    }
+    let mut st = order(1, 1, "STOP-A", Side::Buy, 0, 1);
+    st.ord_type = OrdType::Stop;
+    st.price_ticks = None;
+    st.stop_price_ticks = Some(102);
+    v.apply(Input::NewOrder(st)); // order 4
+    st.cl_ord_id = id("STOP-B");
+    st.stop_price_ticks = Some(101);
+    v.apply(Input::NewOrder(st)); // order 5
+    // A trade at 101 triggers order 5 (stop 101); it buys at 102, which triggers order 4.
+    let x = v.execs(limit(3, "B", Side::Buy, 101, 1));
+    let triggered: Vec<_> = x
+        .iter()
+        .filter(|x| x.exec_type == ExecType::Triggered)
+        .map(|x| x.order_id.0)
+        .collect();
+    assert_eq!(triggered, [5, 4]);
+    assert_eq!(v.e.last_trade_ticks(InstrumentId(1)), Some(103));
+    assert!(v.e.book_levels(InstrumentId(1), Side::Sell).is_empty());
+}
+
+#[test]
+fn replace_keeps_priority_only_when_reducing() {
+    let mut v = Venue::new();
+    v.apply(limit(1, "A", Side::Buy, 100, 10));
+    v.apply(limit(2, "B", Side::Buy, 100, 10));
+    let rep = |cl: &str, target: &str, qty: u64, px: Option<i64>| {
+        Input::Replace(Replace {
+            participant: ParticipantId(1),
+            cl_ord_id: id(cl),
+            target: OrderRef::ClOrdId(id(target)),
+            qty_lots: qty,
+            price_ticks: px,
+            stop_price_ticks: None,
+        })
+    };
+    let x = v.execs(rep("A2", "A", 5, None));
+    assert_eq!(x[0].exec_type, ExecType::Replaced);
+    assert_eq!(x[0].orig_cl_ord_id, id("A"));
+    let q = v.e.level_queue(InstrumentId(1), Side::Buy, 100);
+    assert_eq!(q[0].0, OrderId(1), "a reduction keeps the front");
+    v.execs(rep("A3", "A2", 6, None));
+    let q = v.e.level_queue(InstrumentId(1), Side::Buy, 100);
+    assert_eq!(q[1].0, OrderId(1), "an increase goes to the back");
+    // A partial fill, then a replace at or below the filled quantity is refused.
+    v.apply(limit(2, "S", Side::Sell, 100, 12));
+    let ev = v.apply(rep("A4", "A3", 2, None));
+    assert_eq!(reject_reason(&ev), Some(RejectReason::ReplaceQtyAtOrBelowFilled));
+    let x = v.execs(rep("A5", "A3", 4, None));
+    assert_eq!((x[0].leaves_qty_lots, x[0].cum_qty_lots), (2, 2));
+    // Old ClOrdIDs still find the order; the new one is its current id.
+    let x = v.execs(Input::OrderStatus(OrderStatusRequest {
+        participant: ParticipantId(1),
+        target: OrderRef::ClOrdId(id("A")),
+    }));
+    assert_eq!((x[0].cl_ord_id, x[0].order_id), (id("A5"), OrderId(1)));
+}
+
+#[test]
+fn cancel_isolation_and_too_late() {
+    let mut v = Venue::new();
+    v.apply(limit(1, "A", Side::Buy, 100, 10));
+    let h = v.e.state_hash();
+    let cancel = |p: u32, cl: &str, target: OrderRef| {
+        Input::Cancel(Cancel {
+            participant: ParticipantId(p),
+            cl_ord_id: id(cl),
+            target,
+        })
+    };
+    // Another participant's order is simply unknown to it.
+    let ev = v.apply(cancel(2, "C1", OrderRef::OrderId(OrderId(1))));
+    assert_eq!(reject_reason(&ev), Some(RejectReason::UnknownOrder));
+    let ev = v.apply(cancel(2, "C1", OrderRef::ClOrdId(id("A"))));
+    assert_eq!(reject_reason(&ev), Some(RejectReason::UnknownOrder));
+    let st = v.execs(Input::OrderStatus(OrderStatusRequest {
+        participant: ParticipantId(2),
+        target: OrderRef::OrderId(OrderId(1)),
+    }));
+    assert_eq!(st[0].ord_status, OrdStatus::Rejected);
+    assert_eq!(v.e.state_hash(), h);
+    let x = v.execs(cancel(1, "C1", OrderRef::OrderId(OrderId(1))));
+    assert_eq!((x[0].exec_type, x[0].cl_ord_id), (ExecType::Canceled, id("C1")));
+    let ev = v.apply(cancel(1, "C2", OrderRef::ClOrdId(id("A"))));
+    assert_eq!(reject_reason(&ev), Some(RejectReason::TooLateToCancel));
+    // The cancelled order still answers a status request.
+    let st = v.execs(Input::OrderStatus(OrderStatusRequest {
+        participant: ParticipantId(1),
+        target: OrderRef::ClOrdId(id("A")),
+    }));
+    assert_eq!(st[0].ord_status, OrdStatus::Canceled);
+}
+
+#[test]
+fn day_and_gtd_orders_expire_on_ticks_and_ids_are_forgotten_after_the_day() {
+    let mut v = Venue::new();
+    let mut day = order(1, 1, "D", Side::Buy, 100, 1);
+    day.tif = TimeInForce::Day;
+    let x = v.execs(Input::NewOrder(day));
+    let day_end = x[0].expire_time_ns.unwrap();
+    assert!(day_end > T0 && day_end - T0 <= config::DAY_NS);
+    let mut gtd = order(1, 1, "G", Side::Buy, 99, 1);
+    gtd.tif = TimeInForce::Gtd;
+    gtd.expire_time_ns = Some(T0 + 1_000);
+    v.apply(Input::NewOrder(gtd));
+    v.now = T0 + 1_000;
+    let x = v.execs(Input::ClockTick);
+    assert_eq!(kinds(&x), [(ExecType::Expired, OrdStatus::Expired, 2)]);
+    v.now = day_end;
+    let x = v.execs(Input::ClockTick);
+    assert_eq!(kinds(&x), [(ExecType::Expired, OrdStatus::Expired, 1)]);
+    // Both finished before today's day end; the next tick after it forgets them.
+    v.now = day_end + 1;
+    v.apply(Input::ClockTick);
+    let ev = v.apply(Input::NewOrder(order(1, 1, "G", Side::Buy, 99, 1)));
+    assert_eq!(reject_reason(&ev), None, "G may be used again on a new day");
+}
+
+#[test]
+fn mass_cancel_by_instrument_and_side() {
+    let mut v = Venue::new();
+    v.apply(limit(1, "A", Side::Buy, 100, 1));
+    v.apply(limit(1, "B", Side::Sell, 110, 1));
+    v.apply(Input::NewOrder(order(1, 2, "C", Side::Buy, 100, 1)));
+    v.apply(limit(2, "D", Side::Buy, 100, 1));
+    let ev = v.apply(Input::MassCancel(MassCancel {
+        participant: ParticipantId(1),
+        cl_ord_id: id("M"),
+        instrument: Some(InstrumentId(1)),
+        side: None,
+    }));
+    let report = ev.iter().find_map(|e| match e {
+        Event::MassCancelReport(r) => Some(*r),
+        _ => None,
+    });
+    assert_eq!(report.map(|r| (r.cancelled_count, r.reject)), Some((2, None)));
+    assert_eq!(v.e.live_order_count(), 2);
+}
+
+#[test]
+fn snapshot_round_trips_and_bad_bytes_are_errors() {
+    let mut v = Venue::new();
+    let mut ice = order(1, 1, "ICE", Side::Sell, 100, 25);
+    ice.display_qty_lots = 10;
+    v.apply(Input::NewOrder(ice));
+    v.apply(limit(2, "B", Side::Buy, 100, 12));
+    v.apply(limit(2, "C", Side::Buy, 98, 3));
+    let snap = v.e.snapshot();
+    let restored = Engine::restore(cfg(), &snap).unwrap();
+    assert_eq!(restored.state_hash(), v.e.state_hash());
+    assert_eq!(restored.snapshot(), snap);
+    for cut in 0..snap.len() {
+        assert!(Engine::restore(cfg(), &snap[..cut]).is_err(), "cut at {cut}");
+    }
+    for i in 0..snap.len() {
+        let mut bad = snap.clone();
+        bad[i] ^= 0xff;
+        // Any flipped byte either fails to decode or decodes to a consistent engine.
+        if let Ok(e) = Engine::restore(cfg(), &bad) {
+            let _ = e.state_hash();
+        }
+    }
+}
