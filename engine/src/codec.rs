@@ -32,11 +32,12 @@
 //! the finished-order queue. Slab slots and hash tables are not written: they
 //! are rebuilt, so that equal states encode to equal bytes.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 use crate::book::NIL;
-use crate::config::EngineConfig;
-use crate::engine::{ClOrdLink, Engine, Order, Place};
+use crate::config::{EngineConfig, next_day_end_ns};
+use crate::engine::{Engine, Order, Place};
+use crate::store::{Loc, OrderStore};
 use crate::event::{OrdStatus, Reason};
 use crate::input::{Cancel, Input, MassCancel, NewOrder, OrderRef, OrderStatusRequest, Replace};
 use crate::reason::{CancelReason, RejectReason};
@@ -469,6 +470,10 @@ fn read_reason(r: &mut Reader<'_>) -> Res<Reason> {
     }
 }
 
+/// Most order ids a snapshot's finished orders may span (2^28: far beyond a
+/// day's orders, far below what would exhaust memory).
+const LOCATOR_SPAN_MAX: u64 = 1 << 28;
+
 /// Minimum encoded size of one order record, for count checks.
 const ORDER_BYTES_MIN: usize = 8 + 4 + 4 + 3 + 3 + 1 + 6 * 8 + 16 + 1 + 4 + 3 + 8;
 
@@ -479,7 +484,7 @@ pub(crate) fn encode_state(e: &Engine, out: &mut Vec<u8>) {
     w.u16(STATE_FORMAT_VERSION);
     w.u64(e.next_order_id);
     w.u64(e.next_trade_id);
-    let id_of = |slot: u32| e.orders[slot as usize].id.0;
+    let id_of = |slot: u32| e.store.live(slot).id.0;
 
     let mut insts: Vec<usize> = (0..e.instruments.len()).collect();
     insts.sort_unstable_by_key(|&i| e.instruments[i].spec.id);
@@ -503,7 +508,7 @@ pub(crate) fn encode_state(e: &Engine, out: &mut Vec<u8>) {
                 let mut s = level.head;
                 while s != NIL {
                     w.u64(id_of(s));
-                    s = e.orders[s as usize].next;
+                    s = e.store.live(s).next;
                 }
             }
         }
@@ -515,22 +520,20 @@ pub(crate) fn encode_state(e: &Engine, out: &mut Vec<u8>) {
         }
     }
 
-    let mut known: Vec<(OrderId, u32)> = e
-        .orders
-        .iter()
-        .enumerate()
-        .filter(|(_, o)| o.place != Place::Free)
-        .map(|(s, o)| (o.id, s as u32))
+    let mut known: Vec<&Order> = e
+        .store
+        .live_orders()
+        .map(|(_, o)| o)
+        .chain(e.store.done_orders())
         .collect();
-    known.sort_unstable();
+    known.sort_unstable_by_key(|o| o.id);
     w.u32(known.len() as u32);
-    let mut chain = Vec::new();
-    for &(_, slot) in &known {
-        let o = &e.orders[slot as usize];
+    let mut older = Vec::new();
+    for o in known {
         debug_assert!(o.place != Place::Incoming, "state encoded inside apply");
         w.u64(o.id.0);
         w.u32(o.participant.0);
-        w.u32(e.instruments[o.inst as usize].spec.id.0);
+        w.u32(o.instrument.0);
         w.u8(o.side as u8);
         w.u8(o.ord_type as u8);
         w.u8(o.tif as u8);
@@ -555,24 +558,23 @@ pub(crate) fn encode_state(e: &Engine, out: &mut Vec<u8>) {
         }
         w.i128(o.cum_notional_tick_lots);
         w.cl_ord_id(&o.cl_ord_id);
-        chain.clear();
-        let mut l = o.cl_chain;
-        while l != NIL {
-            chain.push(e.links[l as usize].cl_ord_id);
-            l = e.links[l as usize].prev;
-        }
-        w.u32(chain.len() as u32);
-        for id in chain.iter().rev() {
+        // The chain starts with the current id; the earlier ones follow it.
+        older.clear();
+        older.extend(e.cl_index.chain(o.cl_entry).skip(1).map(|c| c.cl_ord_id));
+        w.u32(older.len() as u32);
+        for id in older.iter().rev() {
             w.cl_ord_id(id);
         }
         write_reason(&mut w, o.reason);
         w.u64(o.done_time_ns);
     }
 
-    w.u32(e.finished.len() as u32);
-    for &(forget_at, slot) in &e.finished {
-        w.u64(forget_at);
-        w.u64(id_of(slot));
+    let day_end = e.config.day_end_ns_of_day;
+    let done: Vec<&Order> = e.store.done_orders().collect();
+    w.u32(done.len() as u32);
+    for o in done {
+        w.u64(next_day_end_ns(o.done_time_ns, day_end));
+        w.u64(o.id.0);
     }
 }
 
@@ -595,6 +597,9 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
     }
     e.next_order_id = r.u64()?;
     e.next_trade_id = r.u64()?;
+    if e.next_order_id == 0 || e.next_trade_id == 0 {
+        return Err(bad(&r, "counters start at 1"));
+    }
 
     // Instruments: queues and stop books as OrderIds, resolved after the orders.
     struct Queues {
@@ -606,11 +611,7 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
     let mut queues = Vec::with_capacity(n_inst);
     for _ in 0..n_inst {
         let id = InstrumentId(r.u32()?);
-        let Some(inst) = e
-            .instruments
-            .iter()
-            .position(|i| i.spec.id == id)
-        else {
+        let Some(inst) = e.instruments.iter().position(|i| i.spec.id == id) else {
             return Err(SnapshotError::UnknownInstrument { id: id.0 });
         };
         e.instruments[inst].last_trade_ticks = if r.bool()? { Some(r.i64()?) } else { None };
@@ -641,7 +642,7 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
     }
 
     let n_orders = r.count(ORDER_BYTES_MIN)?;
-    let mut slot_of: BTreeMap<u64, u32> = BTreeMap::new();
+    let mut orders: BTreeMap<u64, (Order, Vec<ClOrdId>)> = BTreeMap::new();
     let mut prev_id = 0u64;
     for _ in 0..n_orders {
         let id = r.u64()?;
@@ -650,9 +651,9 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
         }
         prev_id = id;
         let participant = ParticipantId(r.u32()?);
-        let inst_id = InstrumentId(r.u32()?);
-        let Some(inst) = e.instruments.iter().position(|i| i.spec.id == inst_id) else {
-            return Err(SnapshotError::UnknownInstrument { id: inst_id.0 });
+        let instrument = InstrumentId(r.u32()?);
+        let Some(inst) = e.instruments.iter().position(|i| i.spec.id == instrument) else {
+            return Err(SnapshotError::UnknownInstrument { id: instrument.0 });
         };
         let side = r.side()?;
         let Some(ord_type) = OrdType::from_u8(r.u8()?) else {
@@ -685,18 +686,10 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
         let expire_time_ns = if flags & 16 != 0 { Some(r.u64()?) } else { None };
         let cum_notional_tick_lots = r.i128()?;
         let cl_ord_id = r.cl_ord_id()?;
-        let n_chain = r.count(2)?;
-        let mut cl_chain = NIL;
-        for _ in 0..n_chain {
-            let old = r.cl_ord_id()?;
-            e.links.push(ClOrdLink {
-                cl_ord_id: old,
-                prev: cl_chain,
-            });
-            cl_chain = (e.links.len() - 1) as u32;
-            if e.by_cl_ord_id.insert((participant, old), e.orders.len() as u32).is_some() {
-                return Err(bad(&r, "ClOrdID used twice"));
-            }
+        let n_older = r.count(2)?;
+        let mut older = Vec::with_capacity(n_older);
+        for _ in 0..n_older {
+            older.push(r.cl_ord_id()?);
         }
         let reason = read_reason(&mut r)?;
         let done_time_ns = r.u64()?;
@@ -711,18 +704,10 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
         {
             return Err(bad(&r, "inconsistent order record"));
         }
-        let slot = e.orders.len() as u32;
-        if e.by_cl_ord_id.insert((participant, cl_ord_id), slot).is_some() {
-            return Err(bad(&r, "ClOrdID used twice"));
-        }
-        e.by_order_id.insert(OrderId(id), slot);
-        if live && let Some(x) = expire_time_ns {
-            e.expiries.insert((x, OrderId(id)), slot);
-        }
-        slot_of.insert(id, slot);
-        e.orders.push(Order {
+        let order = Order {
             id: OrderId(id),
             participant,
+            instrument,
             inst: inst as u32,
             side,
             ord_type,
@@ -742,28 +727,86 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
             expire_time_ns,
             cum_notional_tick_lots,
             cl_ord_id,
-            cl_chain,
+            cl_entry: NIL,
             reason,
             done_time_ns,
             prev: NIL,
             next: NIL,
-        });
+        };
+        orders.insert(id, (order, older));
+    }
+
+    let n_finished = r.count(16)?;
+    let mut done = Vec::with_capacity(n_finished);
+    for _ in 0..n_finished {
+        let _forget_at = r.u64()?;
+        let id = r.u64()?;
+        match orders.get(&id) {
+            Some((o, _)) if o.place == Place::Done => done.push(*o),
+            _ => return Err(bad(&r, "finished queue names an order that is not finished")),
+        }
+    }
+    let done_count = orders.values().filter(|(o, _)| o.place == Place::Done).count();
+    if done.len() != done_count {
+        return Err(bad(&r, "finished queue does not list every finished order once"));
+    }
+    r.finish()?;
+    // The OrderID locator spans the ids from the oldest finished order on; a
+    // corrupt counter must not make it allocate without bound.
+    let span = done
+        .iter()
+        .map(|o| e.next_order_id - o.id.0)
+        .max()
+        .unwrap_or(0);
+    if span > LOCATOR_SPAN_MAX {
+        return Err(bad(&r, "finished orders span more order ids than a day can hold"));
+    }
+
+    let live: Vec<Order> = orders
+        .values()
+        .filter(|(o, _)| o.place != Place::Done)
+        .map(|(o, _)| *o)
+        .collect();
+    let capacity = e.config.orders_capacity;
+    let (store, locs) = OrderStore::rebuild(live, done, e.next_order_id, capacity);
+    e.store = store;
+    let mut loc_of: BTreeMap<u64, Loc> = BTreeMap::new();
+    for (id, loc) in locs {
+        if loc_of.insert(id.0, loc).is_some() {
+            return Err(bad(&r, "finished queue lists an order twice"));
+        }
+    }
+    for (id, (o, older)) in &orders {
+        let loc = loc_of[id];
+        let mut head = NIL;
+        for cl in older.iter().chain(std::iter::once(&o.cl_ord_id)) {
+            if e.cl_index.find(o.participant, cl).is_some() {
+                return Err(bad(&r, "ClOrdID used twice"));
+            }
+            head = e.cl_index.insert(o.participant, *cl, loc, head);
+        }
+        e.store.get_mut(loc).cl_entry = head;
+        if o.place != Place::Done
+            && let Some(x) = o.expire_time_ns
+        {
+            e.expiries.insert((x, o.id), loc);
+        }
     }
 
     // Put resting orders into their levels and stops into their books, each
     // exactly once and where its own record says it belongs.
-    let mut placed = vec![false; e.orders.len()];
+    let mut placed: BTreeMap<u64, ()> = BTreeMap::new();
     for q in queues {
         for (side, price, ids) in q.levels {
             if ids.is_empty() {
                 return Err(bad(&r, "empty price level"));
             }
             for id in ids {
-                let Some(&slot) = slot_of.get(&id) else {
+                let Some(&loc) = loc_of.get(&id) else {
                     return Err(bad(&r, "level names an unknown order"));
                 };
-                let o = e.orders[slot as usize];
-                if placed[slot as usize]
+                let o = *e.store.get(loc);
+                if placed.insert(id, ()).is_some()
                     || o.place != Place::Resting
                     || o.inst as usize != q.inst
                     || o.side != side
@@ -771,59 +814,36 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
                 {
                     return Err(bad(&r, "level holds an order that does not belong there"));
                 }
-                placed[slot as usize] = true;
                 let level = e.instruments[q.inst].book_mut(side).level_or_insert(price);
-                level.push_back(&mut e.orders, slot, o.visible_qty_lots);
+                level.push_back(e.store.slab_mut(), loc, o.visible_qty_lots);
             }
         }
         for (side, ids) in [Side::Buy, Side::Sell].into_iter().zip(q.stops) {
             for id in ids {
-                let Some(&slot) = slot_of.get(&id) else {
+                let Some(&loc) = loc_of.get(&id) else {
                     return Err(bad(&r, "stop book names an unknown order"));
                 };
-                let o = e.orders[slot as usize];
-                if placed[slot as usize]
+                let o = *e.store.get(loc);
+                if placed.insert(id, ()).is_some()
                     || o.place != Place::Stop
                     || o.inst as usize != q.inst
                     || o.side != side
                 {
                     return Err(bad(&r, "stop book holds an order that does not belong there"));
                 }
-                placed[slot as usize] = true;
                 let key = (o.stop_price_ticks.unwrap_or(0), o.id);
                 let inst = &mut e.instruments[q.inst];
                 let stops = match side {
                     Side::Buy => &mut inst.buy_stops,
                     Side::Sell => &mut inst.sell_stops,
                 };
-                stops.insert(key, slot);
+                stops.insert(key, loc);
             }
         }
     }
-    for (slot, o) in e.orders.iter().enumerate() {
-        if o.is_live() && !placed[slot] {
-            return Err(bad(&r, "live order in no level or stop book"));
-        }
+    if placed.len() != orders.values().filter(|(o, _)| o.place != Place::Done).count() {
+        return Err(bad(&r, "live order in no level or stop book"));
     }
-
-    let n_finished = r.count(16)?;
-    let mut finished = VecDeque::with_capacity(n_finished);
-    for _ in 0..n_finished {
-        let forget_at = r.u64()?;
-        let id = r.u64()?;
-        match slot_of.get(&id) {
-            Some(&slot) if e.orders[slot as usize].place == Place::Done => {
-                finished.push_back((forget_at, slot));
-            }
-            _ => return Err(bad(&r, "finished queue names an order that is not finished")),
-        }
-    }
-    let done = e.orders.iter().filter(|o| o.place == Place::Done).count();
-    if finished.len() != done {
-        return Err(bad(&r, "finished queue does not list every finished order"));
-    }
-    e.finished = finished;
-    r.finish()?;
     Ok(e)
 }
 

@@ -8,9 +8,8 @@
 //! day ends. Nothing iterates a hash map. Scratch vectors are reused across
 //! inputs so that the steady state does not allocate.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
-use rustc_hash::FxHashMap;
 
 use crate::book::{BookSide, Level, Linked, NIL};
 use crate::config::{
@@ -21,6 +20,7 @@ use crate::event::{
     MassCancelReport, OrdStatus, Reason, TradePrint,
 };
 use crate::codec::SnapshotError;
+use crate::store::{ClOrdIndex, DONE, Loc, OrderStore};
 use crate::input::{Cancel, Input, MassCancel, NewOrder, OrderRef, OrderStatusRequest, Replace};
 use crate::reason::{CancelReason, RejectReason};
 use crate::types::{
@@ -48,6 +48,7 @@ pub(crate) enum Place {
 pub(crate) struct Order {
     pub(crate) id: OrderId,
     pub(crate) participant: ParticipantId,
+    pub(crate) instrument: InstrumentId,
     /// Index into `Engine::instruments`.
     pub(crate) inst: u32,
     pub(crate) side: Side,
@@ -71,8 +72,9 @@ pub(crate) struct Order {
     pub(crate) expire_time_ns: Option<TimeNs>,
     pub(crate) cum_notional_tick_lots: i128,
     pub(crate) cl_ord_id: ClOrdId,
-    /// Newest of the order's earlier ClOrdIDs (index into `Engine::links`).
-    pub(crate) cl_chain: u32,
+    /// Entry of the current ClOrdID in the ClOrdID index (its chain leads to
+    /// the earlier ones).
+    pub(crate) cl_entry: u32,
     pub(crate) reason: Reason,
     /// Time the order finished (valid when `place == Done`).
     pub(crate) done_time_ns: TimeNs,
@@ -144,13 +146,6 @@ impl Order {
             OrdStatus::New
         }
     }
-}
-
-/// An earlier ClOrdID of an order, in a chain newest first.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ClOrdLink {
-    pub(crate) cl_ord_id: ClOrdId,
-    pub(crate) prev: u32,
 }
 
 /// Per-instrument state.
@@ -259,16 +254,10 @@ pub struct Engine {
     pub(crate) instrument_index: Vec<u32>,
     /// Participant id → STP mode, `None` if unknown.
     pub(crate) participants: Vec<Option<StpMode>>,
-    pub(crate) orders: Vec<Order>,
-    pub(crate) free_slots: Vec<u32>,
-    pub(crate) by_order_id: FxHashMap<OrderId, u32>,
-    pub(crate) by_cl_ord_id: FxHashMap<(ParticipantId, ClOrdId), u32>,
-    pub(crate) links: Vec<ClOrdLink>,
-    pub(crate) free_links: Vec<u32>,
+    pub(crate) store: OrderStore,
+    pub(crate) cl_index: ClOrdIndex,
     /// Live Day and GTD orders by (expire time, OrderId) → slot.
     pub(crate) expiries: BTreeMap<(TimeNs, OrderId), u32>,
-    /// Finished orders in the order they finished: (forget at, slot).
-    pub(crate) finished: VecDeque<(TimeNs, u32)>,
     pub(crate) next_order_id: u64,
     pub(crate) next_trade_id: u64,
     // Per-input context and scratch; not state.
@@ -277,6 +266,9 @@ pub struct Engine {
     exec_idx: u32,
     triggered: Vec<(OrderId, u32)>,
     scratch: Vec<(OrderId, u32)>,
+    /// Slots of orders finished during this input, moved to the finished
+    /// queue once the input's events are out.
+    to_retire: Vec<u32>,
 }
 
 impl Engine {
@@ -299,23 +291,14 @@ impl Engine {
             participants[p.id.0 as usize] = Some(p.stp);
         }
         let cap = config.orders_capacity;
-        let mut by_order_id = FxHashMap::default();
-        by_order_id.reserve(cap);
-        let mut by_cl_ord_id = FxHashMap::default();
-        by_cl_ord_id.reserve(cap);
         Ok(Engine {
             config,
             instruments,
             instrument_index,
             participants,
-            orders: Vec::with_capacity(cap),
-            free_slots: Vec::new(),
-            by_order_id,
-            by_cl_ord_id,
-            links: Vec::new(),
-            free_links: Vec::new(),
+            store: OrderStore::with_capacity(cap.min(1 << 16), cap),
+            cl_index: ClOrdIndex::with_capacity(cap),
             expiries: BTreeMap::new(),
-            finished: VecDeque::with_capacity(cap),
             next_order_id: 1,
             next_trade_id: 1,
             seq: 0,
@@ -323,6 +306,7 @@ impl Engine {
             exec_idx: 0,
             triggered: Vec::new(),
             scratch: Vec::new(),
+            to_retire: Vec::new(),
         })
     }
 
@@ -349,6 +333,13 @@ impl Engine {
             Input::ClockTick => self.clock_tick(sink),
         }
         debug_assert!(self.triggered.is_empty());
+        for i in 0..self.to_retire.len() {
+            let slot = self.to_retire[i];
+            let head = self.store.live(slot).cl_entry;
+            let loc = self.store.retire(slot);
+            self.cl_index.relocate(head, loc);
+        }
+        self.to_retire.clear();
     }
 
     /// A deterministic hash of the whole state: books, orders (live and
@@ -412,7 +403,7 @@ impl Engine {
         if let Some(level) = self.instruments[ii].book(side).level(price_ticks) {
             let mut s = level.head;
             while s != NIL {
-                let o = &self.orders[s as usize];
+                let o = self.store.live(s);
                 out.push((o.id, o.participant, o.visible_qty_lots, o.leaves_qty_lots));
                 s = o.next;
             }
@@ -430,7 +421,7 @@ impl Engine {
     /// How many orders are live (resting or waiting stops).
     #[must_use]
     pub fn live_order_count(&self) -> usize {
-        self.orders.iter().filter(|o| o.is_live()).count()
+        self.store.live_count()
     }
 
     // ----- lookups -------------------------------------------------------
@@ -448,19 +439,22 @@ impl Engine {
         self.participants.get(p.0 as usize).copied().flatten()
     }
 
-    /// The slot of `target` if it is an order of `participant` known today.
-    fn resolve(&self, participant: ParticipantId, target: &OrderRef) -> Option<u32> {
+    /// Where `target` is, if it is an order of `participant` known today.
+    fn resolve(&self, participant: ParticipantId, target: &OrderRef) -> Option<Loc> {
         match target {
-            OrderRef::ClOrdId(id) => self.by_cl_ord_id.get(&(participant, *id)).copied(),
+            OrderRef::ClOrdId(id) => self.cl_index.find(participant, id).map(|e| e.loc),
             OrderRef::OrderId(id) => {
-                let slot = *self.by_order_id.get(id)?;
-                (self.orders[slot as usize].participant == participant).then_some(slot)
+                let loc = self.store.find(*id)?;
+                (self.store.get(loc).participant == participant).then_some(loc)
             }
         }
     }
 
-    fn cl_ord_id_used(&self, participant: ParticipantId, id: &ClOrdId) -> Option<u32> {
-        self.by_cl_ord_id.get(&(participant, *id)).copied()
+    /// The order that already uses (participant, id), if any.
+    fn cl_ord_id_used(&self, participant: ParticipantId, id: &ClOrdId) -> Option<OrderId> {
+        self.cl_index
+            .find(participant, id)
+            .map(|e| self.store.get(e.loc).id)
     }
 
     // ----- events ----------------------------------------------------------
@@ -484,14 +478,13 @@ impl Engine {
         fill: Fill,
     ) {
         let exec_id = self.next_exec_id();
-        let o = &self.orders[slot as usize];
-        let inst = &self.instruments[o.inst as usize];
+        let o = self.store.get(slot);
         let er = ExecutionReport {
             exec_id,
             exec_type,
             ord_status: o.status,
             participant: o.participant,
-            instrument: inst.spec.id,
+            instrument: o.instrument,
             order_id: o.id,
             cl_ord_id: o.cl_ord_id,
             orig_cl_ord_id: orig,
@@ -578,41 +571,15 @@ impl Engine {
 
     // ----- order lifecycle ---------------------------------------------------
 
-    fn alloc_slot(&mut self, order: Order) -> u32 {
-        if let Some(slot) = self.free_slots.pop() {
-            debug_assert!(self.orders[slot as usize].place == Place::Free);
-            self.orders[slot as usize] = order;
-            slot
-        } else {
-            assert!(self.orders.len() < NIL as usize, "order slab is full");
-            self.orders.push(order);
-            (self.orders.len() - 1) as u32
-        }
-    }
-
     /// Gives the order in `slot` a new current ClOrdID, keeping the old one in
     /// its chain; returns the old one.
     fn change_cl_ord_id(&mut self, slot: u32, new: ClOrdId) -> ClOrdId {
-        let (participant, old, chain) = {
-            let o = &self.orders[slot as usize];
-            (o.participant, o.cl_ord_id, o.cl_chain)
-        };
-        let link = ClOrdLink {
-            cl_ord_id: old,
-            prev: chain,
-        };
-        let l = if let Some(l) = self.free_links.pop() {
-            self.links[l as usize] = link;
-            l
-        } else {
-            self.links.push(link);
-            (self.links.len() - 1) as u32
-        };
-        let o = &mut self.orders[slot as usize];
-        o.cl_chain = l;
+        let o = self.store.live(slot);
+        let (participant, old, head) = (o.participant, o.cl_ord_id, o.cl_entry);
+        let entry = self.cl_index.insert(participant, new, slot, head);
+        let o = self.store.live_mut(slot);
+        o.cl_entry = entry;
         o.cl_ord_id = new;
-        let prior = self.by_cl_ord_id.insert((participant, new), slot);
-        debug_assert!(prior.is_none());
         old
     }
 
@@ -620,8 +587,7 @@ impl Engine {
     fn finish(&mut self, slot: u32, status: OrdStatus, reason: Reason) {
         debug_assert!(!status.is_live());
         let now = self.now;
-        let day_end = self.config.day_end_ns_of_day;
-        let o = &mut self.orders[slot as usize];
+        let o = self.store.live_mut(slot);
         debug_assert!(o.is_live());
         o.status = status;
         o.reason = reason;
@@ -633,7 +599,7 @@ impl Engine {
             let removed = self.expiries.remove(&(e, o.id));
             debug_assert!(removed.is_some());
         }
-        self.finished.push_back((next_day_end_ns(now, day_end), slot));
+        self.to_retire.push(slot);
     }
 
     /// Cancels (or expires) a live order wherever it is and reports it; the
@@ -661,7 +627,7 @@ impl Engine {
     /// Takes a live order out of its level or stop book; returns the level it
     /// left, if it was resting (an emptied level is removed).
     fn take_off_book(&mut self, slot: u32) -> Option<(usize, Side, PriceTicks)> {
-        let o = self.orders[slot as usize];
+        let o = *self.store.live(slot);
         let inst = &mut self.instruments[o.inst as usize];
         match o.place {
             Place::Resting => {
@@ -670,9 +636,9 @@ impl Engine {
                 let level = book
                     .level_mut(price)
                     .expect("a resting order's level exists");
-                level.unlink(&mut self.orders, slot, o.visible_qty_lots);
+                level.unlink(self.store.slab_mut(), slot, o.visible_qty_lots);
                 book.remove_if_empty(price);
-                self.orders[slot as usize].place = Place::Incoming;
+                self.store.live_mut(slot).place = Place::Incoming;
                 Some((o.inst as usize, o.side, price))
             }
             Place::Stop => {
@@ -683,7 +649,7 @@ impl Engine {
                 };
                 let removed = stops.remove(&(stop, o.id));
                 debug_assert_eq!(removed, Some(slot));
-                self.orders[slot as usize].place = Place::Incoming;
+                self.store.live_mut(slot).place = Place::Incoming;
                 None
             }
             Place::Incoming => None,
@@ -693,7 +659,7 @@ impl Engine {
 
     /// Puts an incoming order at the back of its price level and reports the level.
     fn rest(&mut self, sink: &mut impl EventSink, slot: u32) {
-        let o = &mut self.orders[slot as usize];
+        let o = self.store.live_mut(slot);
         debug_assert!(o.place == Place::Incoming);
         debug_assert!(o.leaves_qty_lots > 0);
         let price = o.price_ticks.expect("a resting order has a price");
@@ -702,7 +668,7 @@ impl Engine {
         o.visible_qty_lots = tranche;
         o.place = Place::Resting;
         let level = self.instruments[inst].book_mut(side).level_or_insert(price);
-        level.push_back(&mut self.orders, slot, tranche);
+        level.push_back(self.store.slab_mut(), slot, tranche);
         let l = *level;
         self.level_event_from(sink, inst, side, &l);
     }
@@ -782,8 +748,8 @@ impl Engine {
         if !inst.notional_ok(notional_price, o.qty_lots) {
             return err(R::NotionalAboveMax);
         }
-        if let Some(slot) = self.cl_ord_id_used(o.participant, &o.cl_ord_id) {
-            return Err((R::DuplicateClOrdId, self.orders[slot as usize].id));
+        if let Some(existing) = self.cl_ord_id_used(o.participant, &o.cl_ord_id) {
+            return Err((R::DuplicateClOrdId, existing));
         }
         if o.post_only
             && let Some(p) = o.price_ticks
@@ -806,9 +772,10 @@ impl Engine {
             TimeInForce::Gtd => o.expire_time_ns,
             _ => None,
         };
-        let slot = self.alloc_slot(Order {
+        let slot = self.store.insert(Order {
             id,
             participant: o.participant,
+            instrument: o.instrument,
             inst: ii as u32,
             side: o.side,
             ord_type: o.ord_type,
@@ -828,14 +795,14 @@ impl Engine {
             expire_time_ns,
             cum_notional_tick_lots: 0,
             cl_ord_id: o.cl_ord_id,
-            cl_chain: NIL,
+            cl_entry: NIL,
             reason: Reason::None,
             done_time_ns: 0,
             prev: NIL,
             next: NIL,
         });
-        self.by_order_id.insert(id, slot);
-        self.by_cl_ord_id.insert((o.participant, o.cl_ord_id), slot);
+        let entry = self.cl_index.insert(o.participant, o.cl_ord_id, slot, NIL);
+        self.store.live_mut(slot).cl_entry = entry;
         if let Some(e) = expire_time_ns {
             self.expiries.insert((e, id), slot);
         }
@@ -850,7 +817,7 @@ impl Engine {
     }
 
     fn park_stop(&mut self, slot: u32) {
-        let o = &mut self.orders[slot as usize];
+        let o = self.store.live_mut(slot);
         debug_assert!(o.place == Place::Incoming);
         o.place = Place::Stop;
         let key = (o.stop_price_ticks.expect("a stop has a stop price"), o.id);
@@ -864,7 +831,7 @@ impl Engine {
 
     /// Matches an incoming order, then cancels its rest or rests it.
     fn execute_incoming(&mut self, sink: &mut impl EventSink, a: u32) {
-        let o = self.orders[a as usize];
+        let o = *self.store.live(a);
         let ii = o.inst as usize;
         let band = self.instruments[ii].band();
         let needed = if o.tif == TimeInForce::Fok {
@@ -878,7 +845,7 @@ impl Engine {
             }
         }
         let end = self.match_incoming(sink, a, band);
-        let o = self.orders[a as usize];
+        let o = *self.store.live(a);
         if end.stp_cancel {
             self.cancel_live(sink, a, CancelReason::SelfTradePrevention, ClOrdId::EMPTY);
         } else if o.leaves_qty_lots == 0 {
@@ -926,7 +893,7 @@ impl Engine {
         band: Option<(PriceTicks, PriceTicks)>,
         needed: QtyLots,
     ) -> Result<(), CancelReason> {
-        let o = &self.orders[a as usize];
+        let o = self.store.live(a);
         let stp = self.stp_mode(o.participant).unwrap_or(StpMode::None);
         let limit = o.matching_limit();
         let book = self.instruments[o.inst as usize].book(o.side.opposite());
@@ -941,7 +908,7 @@ impl Engine {
             }
             let mut s = level.head;
             while s != NIL {
-                let r = &self.orders[s as usize];
+                let r = self.store.live(s);
                 s = r.next;
                 if r.is_expired_at(self.now) {
                     continue;
@@ -972,13 +939,13 @@ impl Engine {
         band: Option<(PriceTicks, PriceTicks)>,
     ) -> MatchEnd {
         let (side, limit, participant, ii) = {
-            let o = &self.orders[a as usize];
+            let o = self.store.live(a);
             (o.side, o.matching_limit(), o.participant, o.inst as usize)
         };
         let stp = self.stp_mode(participant).unwrap_or(StpMode::None);
         let opp = side.opposite();
         let mut end = MatchEnd::default();
-        while self.orders[a as usize].leaves_qty_lots > 0 {
+        while self.store.live(a).leaves_qty_lots > 0 {
             let Some(level) = self.instruments[ii].book(opp).best() else {
                 break;
             };
@@ -1016,14 +983,14 @@ impl Engine {
         stp: StpMode,
         end: &mut MatchEnd,
     ) {
-        let opp = self.orders[a as usize].side.opposite();
-        let participant = self.orders[a as usize].participant;
-        while self.orders[a as usize].leaves_qty_lots > 0 {
+        let opp = self.store.live(a).side.opposite();
+        let participant = self.store.live(a).participant;
+        while self.store.live(a).leaves_qty_lots > 0 {
             let head = match self.instruments[ii].book(opp).best() {
                 Some(l) if l.head != NIL => l.head,
                 _ => return,
             };
-            let r = self.orders[head as usize];
+            let r = *self.store.live(head);
             if r.is_expired_at(self.now) {
                 self.unlink_best(ii, opp, head);
                 self.finish(head, OrdStatus::Expired, Reason::Cancel(CancelReason::Expired));
@@ -1048,13 +1015,13 @@ impl Engine {
                         return;
                     }
                     StpMode::DecrementBoth => {
-                        let d = r.leaves_qty_lots.min(self.orders[a as usize].leaves_qty_lots);
+                        let d = r.leaves_qty_lots.min(self.store.live(a).leaves_qty_lots);
                         if r.leaves_qty_lots == d {
                             self.unlink_best(ii, opp, head);
                             self.finish(head, OrdStatus::Canceled, stp_reason);
                             self.report(sink, head, ExecType::Canceled, ClOrdId::EMPTY, NO_FILL);
                         } else {
-                            let ro = &mut self.orders[head as usize];
+                            let ro = self.store.live_mut(head);
                             ro.qty_lots -= d;
                             ro.leaves_qty_lots -= d;
                             let shown = ro.visible_qty_lots.min(ro.leaves_qty_lots);
@@ -1067,18 +1034,18 @@ impl Engine {
                                 .expect("level exists");
                             level.qty_lots -= hidden_cut;
                             self.report(sink, head, ExecType::Restated, ClOrdId::EMPTY, NO_FILL);
-                            self.orders[head as usize].reason = Reason::None;
+                            self.store.live_mut(head).reason = Reason::None;
                         }
-                        if self.orders[a as usize].leaves_qty_lots == d {
+                        if self.store.live_mut(a).leaves_qty_lots == d {
                             end.stp_cancel = true;
                             return;
                         }
-                        let ao = &mut self.orders[a as usize];
+                        let ao = self.store.live_mut(a);
                         ao.qty_lots -= d;
                         ao.leaves_qty_lots -= d;
                         ao.reason = stp_reason;
                         self.report(sink, a, ExecType::Restated, ClOrdId::EMPTY, NO_FILL);
-                        self.orders[a as usize].reason = Reason::None;
+                        self.store.live_mut(a).reason = Reason::None;
                         continue;
                     }
                     StpMode::None => unreachable!(),
@@ -1091,20 +1058,20 @@ impl Engine {
     /// Unlinks the order in `slot` from the best level of `side` (the level
     /// stays, even if empty: the caller reports it when it leaves it).
     fn unlink_best(&mut self, ii: usize, side: Side, slot: u32) {
-        let visible = self.orders[slot as usize].visible_qty_lots;
+        let visible = self.store.live(slot).visible_qty_lots;
         let level = self.instruments[ii]
             .book_mut(side)
             .best_mut()
             .expect("level exists");
-        level.unlink(&mut self.orders, slot, visible);
-        self.orders[slot as usize].place = Place::Incoming;
+        level.unlink(self.store.slab_mut(), slot, visible);
+        self.store.live_mut(slot).place = Place::Incoming;
     }
 
     /// One trade between incoming `a` and resting `r` (the head of the best level).
     fn trade(&mut self, sink: &mut impl EventSink, a: u32, r: u32, ii: usize, price: PriceTicks) {
         let q = {
-            let ao = &self.orders[a as usize];
-            let ro = &self.orders[r as usize];
+            let ao = self.store.live(a);
+            let ro = self.store.live(r);
             debug_assert!(ro.visible_qty_lots > 0);
             ao.leaves_qty_lots.min(ro.visible_qty_lots)
         };
@@ -1112,10 +1079,10 @@ impl Engine {
         let notional = i128::from(price) * i128::from(q);
         let trade_id = TradeId(self.next_trade_id);
         self.next_trade_id += 1;
-        let opp = self.orders[r as usize].side;
+        let opp = self.store.live(r).side;
         // Resting side.
         {
-            let ro = &mut self.orders[r as usize];
+            let ro = self.store.live_mut(r);
             ro.visible_qty_lots -= q;
             ro.leaves_qty_lots -= q;
             ro.cum_qty_lots += q;
@@ -1128,7 +1095,7 @@ impl Engine {
         }
         // Incoming side.
         {
-            let ao = &mut self.orders[a as usize];
+            let ao = self.store.live_mut(a);
             ao.leaves_qty_lots -= q;
             ao.cum_qty_lots += q;
             ao.cum_notional_tick_lots += notional;
@@ -1136,9 +1103,9 @@ impl Engine {
         }
         self.instruments[ii].last_trade_ticks = Some(price);
         let (a_done, r_left, r_shown) = {
-            let ro = &self.orders[r as usize];
+            let ro = self.store.live(r);
             (
-                self.orders[a as usize].leaves_qty_lots == 0,
+                self.store.live(a).leaves_qty_lots == 0,
                 ro.leaves_qty_lots,
                 ro.visible_qty_lots,
             )
@@ -1147,11 +1114,11 @@ impl Engine {
             self.unlink_best(ii, opp, r);
             self.finish(r, OrdStatus::Filled, Reason::None);
         } else {
-            self.orders[r as usize].status = OrdStatus::PartiallyFilled;
+            self.store.live_mut(r).status = OrdStatus::PartiallyFilled;
             if r_shown == 0 {
                 // Iceberg refresh: a new tranche at the back of the queue.
                 self.unlink_best(ii, opp, r);
-                let ro = &mut self.orders[r as usize];
+                let ro = self.store.live_mut(r);
                 let tranche = ro.tranche();
                 ro.visible_qty_lots = tranche;
                 ro.place = Place::Resting;
@@ -1159,13 +1126,13 @@ impl Engine {
                     .book_mut(opp)
                     .best_mut()
                     .expect("level exists");
-                level.push_back(&mut self.orders, r, tranche);
+                level.push_back(self.store.slab_mut(), r, tranche);
             }
         }
         if a_done {
             self.finish(a, OrdStatus::Filled, Reason::None);
         }
-        let (ao, ro) = (&self.orders[a as usize], &self.orders[r as usize]);
+        let (ao, ro) = (self.store.live(a), self.store.live(r));
         let (buy, sell) = match ao.side {
             Side::Buy => (ao, ro),
             Side::Sell => (ro, ao),
@@ -1213,7 +1180,7 @@ impl Engine {
             self.scratch.push((id, slot));
         }
         for &(id, slot) in &self.scratch {
-            let stop = self.orders[slot as usize].stop_price_ticks.unwrap_or(last);
+            let stop = self.store.live(slot).stop_price_ticks.unwrap_or(last);
             inst.buy_stops.remove(&(stop, id));
         }
         self.triggered.extend_from_slice(&self.scratch);
@@ -1222,13 +1189,13 @@ impl Engine {
             self.scratch.push((id, slot));
         }
         for &(id, slot) in &self.scratch {
-            let stop = self.orders[slot as usize].stop_price_ticks.unwrap_or(last);
+            let stop = self.store.live(slot).stop_price_ticks.unwrap_or(last);
             inst.sell_stops.remove(&(stop, id));
         }
         self.triggered.extend_from_slice(&self.scratch);
         if self.triggered.len() != before {
             for &(_, slot) in &self.triggered[before..] {
-                self.orders[slot as usize].place = Place::Incoming;
+                self.store.live_mut(slot).place = Place::Incoming;
             }
             self.triggered.sort_unstable_by(|x, y| y.0.cmp(&x.0));
         }
@@ -1237,13 +1204,13 @@ impl Engine {
     /// Runs triggered stops, lowest OrderId first, until none is left.
     fn run_triggers(&mut self, sink: &mut impl EventSink, ii: usize) {
         while let Some((_, slot)) = self.triggered.pop() {
-            let o = self.orders[slot as usize];
+            let o = *self.store.live(slot);
             debug_assert!(o.place == Place::Incoming);
             if o.is_expired_at(self.now) {
                 self.cancel_live(sink, slot, CancelReason::Expired, ClOrdId::EMPTY);
                 continue;
             }
-            self.orders[slot as usize].triggered = true;
+            self.store.live_mut(slot).triggered = true;
             self.report(sink, slot, ExecType::Triggered, ClOrdId::EMPTY, NO_FILL);
             if o.ord_type == OrdType::StopLimit {
                 let band = self.instruments[ii].band();
@@ -1270,8 +1237,8 @@ impl Engine {
         reason: RejectReason,
     ) {
         let (order_id, ord_status) = match slot {
-            Some(s) => {
-                let o = &self.orders[s as usize];
+            Some(loc) => {
+                let o = self.store.get(loc);
                 (o.id, o.status)
             }
             None => (OrderId::NONE, OrdStatus::Rejected),
@@ -1299,13 +1266,15 @@ impl Engine {
         if self.stp_mode(participant).is_none() {
             return Err((RejectReason::UnknownParticipant, None));
         }
-        let Some(slot) = self.resolve(participant, target) else {
+        let Some(loc) = self.resolve(participant, target) else {
             return Err((RejectReason::UnknownOrder, None));
         };
-        if !self.orders[slot as usize].is_live() {
-            return Err((RejectReason::TooLateToCancel, Some(slot)));
+        // A finished order is either in the finished queue or, if it finished
+        // during this input, still in its live slot marked done.
+        if loc & DONE != 0 || !self.store.live(loc).is_live() {
+            return Err((RejectReason::TooLateToCancel, Some(loc)));
         }
-        Ok(slot)
+        Ok(loc)
     }
 
     fn cancel(&mut self, c: &Cancel, sink: &mut impl EventSink) {
@@ -1333,7 +1302,7 @@ impl Engine {
 
     fn validate_replace(&self, r: &Replace, slot: u32) -> Result<(), RejectReason> {
         use RejectReason as R;
-        let o = &self.orders[slot as usize];
+        let o = self.store.live(slot);
         let inst = &self.instruments[o.inst as usize];
         let spec = &inst.spec;
         if r.qty_lots == 0 {
@@ -1404,7 +1373,7 @@ impl Engine {
             return reject(self, sink, reason, Some(slot));
         }
         let orig = self.change_cl_ord_id(slot, r.cl_ord_id);
-        let o = self.orders[slot as usize];
+        let o = *self.store.live(slot);
         let ii = o.inst as usize;
         let new_price = r.price_ticks.or(o.price_ticks);
         let new_stop = r.stop_price_ticks.or(o.stop_price_ticks);
@@ -1412,7 +1381,7 @@ impl Engine {
         match o.place {
             Place::Stop => {
                 self.take_off_book(slot);
-                let om = &mut self.orders[slot as usize];
+                let om = self.store.live_mut(slot);
                 om.qty_lots = r.qty_lots;
                 om.leaves_qty_lots = new_leaves;
                 om.price_ticks = new_price;
@@ -1424,7 +1393,7 @@ impl Engine {
                 let price = o.price_ticks.expect("a resting order has a price");
                 let keeps_priority = new_price == o.price_ticks && r.qty_lots <= o.qty_lots;
                 if keeps_priority {
-                    let om = &mut self.orders[slot as usize];
+                    let om = self.store.live_mut(slot);
                     om.qty_lots = r.qty_lots;
                     om.leaves_qty_lots = new_leaves;
                     let shown = om.visible_qty_lots.min(new_leaves);
@@ -1441,7 +1410,7 @@ impl Engine {
                     return;
                 }
                 self.take_off_book(slot);
-                let om = &mut self.orders[slot as usize];
+                let om = self.store.live_mut(slot);
                 om.qty_lots = r.qty_lots;
                 om.leaves_qty_lots = new_leaves;
                 om.price_ticks = new_price;
@@ -1484,16 +1453,14 @@ impl Engine {
             let mut victims = std::mem::take(&mut self.scratch);
             victims.clear();
             victims.extend(
-                self.orders
-                    .iter()
-                    .enumerate()
+                self.store
+                    .live_orders()
                     .filter(|(_, o)| {
-                        matches!(o.place, Place::Resting | Place::Stop)
-                            && o.participant == m.participant
+                        o.participant == m.participant
                             && inst_filter.is_none_or(|i| o.inst == i)
                             && m.side.is_none_or(|s| o.side == s)
                     })
-                    .map(|(slot, o)| (o.id, slot as u32)),
+                    .map(|(slot, o)| (o.id, slot)),
             );
             victims.sort_unstable();
             for &(_, slot) in &victims {
@@ -1559,29 +1526,18 @@ impl Engine {
             }
             self.cancel_live(sink, slot, CancelReason::Expired, ClOrdId::EMPTY);
         }
-        while let Some(&(forget_at, slot)) = self.finished.front() {
-            if forget_at > self.now {
+        let day_end = self.config.day_end_ns_of_day;
+        let mut forgot = false;
+        while let Some(o) = self.store.oldest_done() {
+            if next_day_end_ns(o.done_time_ns, day_end) > self.now {
                 break;
             }
-            self.finished.pop_front();
-            self.forget(slot);
+            let o = self.store.forget_oldest().expect("there is an oldest");
+            self.cl_index.remove_chain(o.cl_entry);
+            forgot = true;
         }
-    }
-
-    /// Drops a finished order and its ClOrdIDs.
-    fn forget(&mut self, slot: u32) {
-        let o = self.orders[slot as usize];
-        debug_assert!(o.place == Place::Done);
-        self.by_order_id.remove(&o.id);
-        self.by_cl_ord_id.remove(&(o.participant, o.cl_ord_id));
-        let mut l = o.cl_chain;
-        while l != NIL {
-            let link = self.links[l as usize];
-            self.by_cl_ord_id.remove(&(o.participant, link.cl_ord_id));
-            self.free_links.push(l);
-            l = link.prev;
+        if forgot {
+            self.store.compact_locator();
         }
-        self.orders[slot as usize].place = Place::Free;
-        self.free_slots.push(slot);
     }
 }

@@ -88,8 +88,10 @@ pub struct ExecutionReport {
     pub participant: ParticipantId,
     /// The order's instrument.
     pub instrument: InstrumentId,
-    /// The venue's id; [`OrderId::NONE`] on a rejected new order or an unknown
-    /// order, except that a `DuplicateClOrdId` reject names the existing order.
+    /// The venue's id; [`OrderId::NONE`] on a rejected new order, except that
+    /// a `DuplicateClOrdId` reject names the existing order. A status answer
+    /// for an unknown order echoes the OrderID asked for (`NONE` when it was
+    /// asked for by ClOrdID).
     pub order_id: OrderId,
     /// The ClOrdID of the input that caused this report (the order's current one).
     pub cl_ord_id: ClOrdId,

@@ -57,8 +57,13 @@
 //! ## Matching an incoming order
 //! The band is taken once, when the order starts matching. The order trades
 //! against the opposite side's best level while that level's price is within
-//! its limit (if any) and within the band (a market order stopped by the band
-//! remembers it for its cancel reason). Within a level, orders are taken from
+//! its limit (if any) and does not lie beyond the band in the direction the
+//! order sweeps: a buy trades up to the band's high edge, a sell down to its
+//! low edge (a market order stopped there remembers it for its cancel
+//! reason). A level beyond the near edge (a bid above the band, say, left
+//! there when the band moved) is a better price for the incoming order and
+//! trades: stopping there would freeze the book, since no trade could move the
+//! band back. Within a level, orders are taken from
 //! the front of the queue:
 //! - a resting order whose expire time is at or before the input's time is
 //!   expired first (`ExecType::Expired`, reason `Expired`);
@@ -83,7 +88,7 @@
 //!
 //! Fill-or-kill orders, and IOC orders with a minimum quantity, are checked
 //! before they trade: walking the opposite levels best first within limit and
-//! band, if a level holds a not-yet-expired order of the same participant
+//! band (as above: up to the far edge), if a level holds a not-yet-expired order of the same participant
 //! whose STP mode would cancel or decrement the incoming order, and the
 //! quantity needed is not already covered by better levels, the order is
 //! cancelled (`SelfTradePrevention`); otherwise the levels' leaves (iceberg
@@ -162,6 +167,7 @@ mod book;
 pub mod codec;
 pub mod config;
 mod engine;
+mod store;
 pub mod event;
 pub mod input;
 pub mod reason;

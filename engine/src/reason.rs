@@ -39,8 +39,9 @@ pub enum RejectReason {
     OrdTypeNotAllowed = 13,
     /// The instrument does not allow this time in force.
     TifNotAllowed = 14,
-    /// This time in force cannot be combined with this order type or flag
-    /// (a stop with IOC/FOK, post-only with IOC/FOK, an iceberg that cannot rest).
+    /// This time in force cannot be combined with this order type (a stop or
+    /// stop-limit with IOC or FOK). Post-only and iceberg orders that cannot
+    /// rest get `InvalidPostOnly` and `InvalidDisplayQty`.
     InvalidTifForOrder = 15,
     /// GTD without an expire time.
     MissingExpireTime = 16,

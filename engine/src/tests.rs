@@ -517,3 +517,14 @@ fn snapshot_round_trips_and_bad_bytes_are_errors() {
         }
     }
 }
+
+#[test]
+fn print_sizes() {
+    eprintln!(
+        "Event {} ExecutionReport {} Order {} Input {}",
+        std::mem::size_of::<Event>(),
+        std::mem::size_of::<ExecutionReport>(),
+        std::mem::size_of::<crate::engine::Order>(),
+        std::mem::size_of::<Input>()
+    );
+}

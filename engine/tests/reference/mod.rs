@@ -49,6 +49,16 @@ fn in_band(band: Option<(PriceTicks, PriceTicks)>, px: PriceTicks) -> bool {
     band.is_none_or(|(low, high)| low <= px && px <= high)
 }
 
+/// Whether an incoming `side` order may trade at a level at `px`: not beyond
+/// the band in the direction it sweeps (a buy up to the high edge, a sell down
+/// to the low edge).
+fn band_admits(band: Option<(PriceTicks, PriceTicks)>, side: Side, px: PriceTicks) -> bool {
+    band.is_none_or(|(low, high)| match side {
+        Side::Buy => px <= high,
+        Side::Sell => px >= low,
+    })
+}
+
 fn notional(px: PriceTicks, qty: QtyLots) -> u128 {
     u128::from(px.unsigned_abs()) * u128::from(qty)
 }
@@ -94,6 +104,8 @@ struct Order {
     /// The quantity shown in its level while resting.
     displayed: QtyLots,
     finished_ns: Option<TimeNs>,
+    /// Why it was cancelled or expired; `Reason::None` otherwise.
+    finish_reason: Reason,
 }
 
 impl Order {
@@ -102,14 +114,6 @@ impl Order {
             self.order_qty - self.cum_qty
         } else {
             0
-        }
-    }
-
-    fn live_status(&self) -> OrdStatus {
-        if self.cum_qty == 0 {
-            OrdStatus::New
-        } else {
-            OrdStatus::PartiallyFilled
         }
     }
 
@@ -194,8 +198,11 @@ struct MatchEnd {
 
 /// Counters of things that leave no event of their own, for the coverage
 /// assertions of the differential test.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct ModelStats {
+    /// How often each path where the contract is ambiguous was taken (the
+    /// engine agreeing there confirms the reading).
+    pub(crate) ambiguous_paths: BTreeMap<&'static str, u64>,
     pub(crate) iceberg_refreshes: u64,
     pub(crate) lazy_expiries: u64,
     pub(crate) tick_expiries: u64,
@@ -220,6 +227,12 @@ pub(crate) struct Model {
     exec_idx: u32,
     out: Vec<Event>,
     pub(crate) stats: ModelStats,
+}
+
+impl ModelStats {
+    fn hit(&mut self, path: &'static str) {
+        *self.ambiguous_paths.entry(path).or_default() += 1;
+    }
 }
 
 impl Model {
@@ -268,6 +281,43 @@ impl Model {
             Input::ClockTick => self.clock_tick(),
         }
         std::mem::take(&mut self.out)
+    }
+
+    /// A one-line view of an instrument's state, for debugging a mismatch.
+    pub(crate) fn describe(&self, instrument: InstrumentId) -> String {
+        let Some(b) = self.books.get(&instrument) else {
+            return format!("{instrument:?}: unknown");
+        };
+        let side = |levels: &BTreeMap<PriceTicks, Vec<OrderId>>| {
+            levels
+                .iter()
+                .map(|(px, q)| {
+                    let orders: Vec<String> = q
+                        .iter()
+                        .map(|id| {
+                            let o = &self.orders[id];
+                            format!(
+                                "#{}:p{}:{}/{}",
+                                id.0,
+                                o.participant.0,
+                                o.displayed,
+                                o.leaves()
+                            )
+                        })
+                        .collect();
+                    format!("{px}[{}]", orders.join(" "))
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        format!(
+            "{instrument:?}: last {:?} band {:?} bids {} | asks {} | stops {:?}",
+            b.last_trade_px,
+            b.band(),
+            side(&b.bids),
+            side(&b.asks),
+            b.stops.iter().map(|id| id.0).collect::<Vec<_>>()
+        )
     }
 
     // ---------------------------------------------------------------------
@@ -353,13 +403,19 @@ impl Model {
     fn unlink(&mut self, id: OrderId) -> Option<PriceTicks> {
         let o = &self.orders[&id];
         let (instrument, side, price, place) = (o.instrument, o.side, o.price, o.place);
-        let book = self.books.get_mut(&instrument).expect("order of a known instrument");
+        let book = self
+            .books
+            .get_mut(&instrument)
+            .expect("order of a known instrument");
         let level_px = match place {
             Place::Resting => {
                 let px = price.expect("a resting order has a price");
                 let levels = book.levels_mut(side);
                 let queue = levels.get_mut(&px).expect("resting order's level exists");
-                let pos = queue.iter().position(|q| *q == id).expect("order in its level");
+                let pos = queue
+                    .iter()
+                    .position(|q| *q == id)
+                    .expect("order in its level");
                 queue.remove(pos);
                 if queue.is_empty() {
                     levels.remove(&px);
@@ -377,24 +433,34 @@ impl Model {
     }
 
     /// Marks an (unlinked) order finished with `status`.
-    fn finish(&mut self, id: OrderId, status: OrdStatus) {
+    fn finish(&mut self, id: OrderId, status: OrdStatus, reason: Reason) {
         let now = self.now;
         let o = self.orders.get_mut(&id).expect("known order");
         assert!(o.place == Place::Incoming, "finish an unlinked order");
         o.status = status;
         o.place = Place::Done;
         o.finished_ns = Some(now);
+        o.finish_reason = reason;
     }
 
     /// Cancels an (unlinked) order and reports it.
     fn cancel_order(&mut self, id: OrderId, reason: CancelReason) {
-        self.finish(id, OrdStatus::Canceled);
-        self.report(id, ExecType::Canceled, Reason::Cancel(reason), ClOrdId::EMPTY);
+        self.finish(id, OrdStatus::Canceled, Reason::Cancel(reason));
+        self.report(
+            id,
+            ExecType::Canceled,
+            Reason::Cancel(reason),
+            ClOrdId::EMPTY,
+        );
     }
 
     /// Expires an (unlinked) order and reports it.
     fn expire_order(&mut self, id: OrderId) {
-        self.finish(id, OrdStatus::Expired);
+        self.finish(
+            id,
+            OrdStatus::Expired,
+            Reason::Cancel(CancelReason::Expired),
+        );
         self.report(
             id,
             ExecType::Expired,
@@ -422,7 +488,10 @@ impl Model {
         o.cl_ord_id = cl_ord_id;
         o.cl_ord_ids.push(cl_ord_id);
         let key = (o.participant, cl_ord_id);
-        assert!(self.cl_ord_ids.insert(key, id).is_none(), "ClOrdID registered twice");
+        assert!(
+            self.cl_ord_ids.insert(key, id).is_none(),
+            "ClOrdID registered twice"
+        );
         previous
     }
 
@@ -476,16 +545,13 @@ impl Model {
         }
         if o.display_qty_lots > 0 {
             // AMBIGUITY: the Semantics list one display check with three
-            // cases but name no reason; `RejectReason`'s docs give an
-            // iceberg that cannot rest `InvalidTifForOrder` and the other two
-            // `InvalidDisplayQty`. Cases checked in the order listed.
-            if !o.ord_type.has_limit_price() {
-                return reject(R::InvalidDisplayQty);
-            }
-            if !o.tif.may_rest() {
-                return reject(R::InvalidTifForOrder);
-            }
-            if o.display_qty_lots >= o.qty_lots {
+            // cases and name no reason; `RejectReason::InvalidTifForOrder`'s
+            // docs claim "an iceberg that cannot rest". Read (as the engine
+            // does) as `InvalidDisplayQty` for all three.
+            if !o.ord_type.has_limit_price()
+                || !o.tif.may_rest()
+                || o.display_qty_lots >= o.qty_lots
+            {
                 return reject(R::InvalidDisplayQty);
             }
         }
@@ -493,14 +559,11 @@ impl Model {
             return reject(R::InvalidMinQty);
         }
         if o.post_only {
-            // AMBIGUITY: as for display: a non-limit type is
-            // `InvalidPostOnly`, IOC/FOK is `InvalidTifForOrder` (per
-            // `RejectReason`'s docs), type checked first.
-            if o.ord_type != OrdType::Limit {
+            // AMBIGUITY: as for display: `InvalidTifForOrder`'s docs claim
+            // "post-only with IOC/FOK"; read (as the engine does) as
+            // `InvalidPostOnly` for both cases.
+            if o.ord_type != OrdType::Limit || !o.tif.may_rest() {
                 return reject(R::InvalidPostOnly);
-            }
-            if !o.tif.may_rest() {
-                return reject(R::InvalidTifForOrder);
             }
         }
         // AMBIGUITY: "a limit order's price outside the band" is read as
@@ -522,6 +585,8 @@ impl Model {
             return reject(R::NotionalAboveMax);
         }
         if let Some(&existing) = self.cl_ord_ids.get(&(o.participant, o.cl_ord_id)) {
+            // A finished order of a past trading day is remembered until the
+            // next clock tick forgets it.
             return Err((R::DuplicateClOrdId, existing));
         }
         if o.post_only
@@ -535,7 +600,24 @@ impl Model {
     }
 
     fn new_order(&mut self, o: &NewOrder) {
-        if let Err((reason, order_id)) = self.check_new(o) {
+        let checked = self.check_new(o);
+        if checked.is_ok()
+            && o.ord_type == OrdType::StopLimit
+            && o.price_ticks
+                .is_some_and(|px| !in_band(self.books[&o.instrument].band(), px))
+        {
+            self.stats
+                .hit("new: stop-limit with its limit outside the band accepted");
+        }
+        if let Err((RejectReason::DuplicateClOrdId, existing)) = checked
+            && self.orders[&existing]
+                .finished_ns
+                .is_some_and(|f| day_end_after(f, self.day_end_ns_of_day) <= self.now)
+        {
+            self.stats
+                .hit("new: duplicate of a past day's ClOrdID not yet forgotten");
+        }
+        if let Err((reason, order_id)) = checked {
             let exec_id = self.next_exec_id();
             self.out.push(Event::Exec(ExecutionReport {
                 exec_id,
@@ -559,13 +641,9 @@ impl Model {
                 last_px_ticks: 0,
                 trade_id: TradeId::default(),
                 aggressor: false,
-                // AMBIGUITY: a rejected order has no expiry; the report
-                // echoes the input's expire time for GTD and none otherwise.
-                expire_time_ns: if o.tif == TimeInForce::Gtd {
-                    o.expire_time_ns
-                } else {
-                    None
-                },
+                // AMBIGUITY: a reject echoes the input's expire time as
+                // given, whatever the time in force (the engine's reading).
+                expire_time_ns: o.expire_time_ns,
                 reason: Reason::Reject(reason),
             }));
             return;
@@ -600,6 +678,7 @@ impl Model {
             triggered: false,
             displayed: 0,
             finished_ns: None,
+            finish_reason: Reason::None,
         };
         self.orders.insert(id, order);
         self.register_cl_ord_id(id, o.cl_ord_id);
@@ -645,6 +724,10 @@ impl Model {
         } else if !o.tif.may_rest() {
             // A FOK that passed its precheck fills in full; should it not,
             // its rest goes the way of an IOC's.
+            if o.tif == TimeInForce::Fok {
+                self.stats
+                    .hit("fok: remainder after a passed precheck (unexpected)");
+            }
             self.cancel_order(id, CancelReason::IocRemainder);
         } else {
             self.rest(id);
@@ -652,7 +735,11 @@ impl Model {
     }
 
     /// The fill-or-kill / minimum-quantity check before trading.
-    fn precheck(&mut self, id: OrderId, band: Option<(PriceTicks, PriceTicks)>) -> Option<CancelReason> {
+    fn precheck(
+        &mut self,
+        id: OrderId,
+        band: Option<(PriceTicks, PriceTicks)>,
+    ) -> Option<CancelReason> {
         let o = &self.orders[&id];
         let (needed, fail) = match o.tif {
             TimeInForce::Fok => (o.leaves(), CancelReason::FokNotFilled),
@@ -668,7 +755,9 @@ impl Model {
             if covered >= needed {
                 break;
             }
-            if o.limit().is_some_and(|limit| !reaches(o.side, limit, px)) || !in_band(band, px) {
+            if o.limit().is_some_and(|limit| !reaches(o.side, limit, px))
+                || !band_admits(band, o.side, px)
+            {
                 break;
             }
             let queue = &book.levels(o.side.opposite())[&px];
@@ -687,6 +776,18 @@ impl Model {
                     )
             });
             if own_blocks {
+                let ahead: QtyLots = live
+                    .iter()
+                    .take_while(|r| r.participant != o.participant)
+                    .map(|r| r.leaves())
+                    .sum();
+                if covered + ahead >= needed {
+                    self.stats
+                        .hit("precheck: own order behind enough quantity in its level");
+                }
+                if o.tif == TimeInForce::Ioc {
+                    self.stats.hit("precheck: IOC minimum STP cancel");
+                }
                 self.stats.fok_prechecks_stp += 1;
                 return Some(CancelReason::SelfTradePrevention);
             }
@@ -702,7 +803,8 @@ impl Model {
     /// Matches an incoming order against the opposite side.
     fn match_order(&mut self, id: OrderId, band: Option<(PriceTicks, PriceTicks)>) -> MatchEnd {
         let o = &self.orders[&id];
-        let (instrument, side, participant, limit) = (o.instrument, o.side, o.participant, o.limit());
+        let (instrument, side, participant, limit) =
+            (o.instrument, o.side, o.participant, o.limit());
         let stp = self.stp[&participant];
         let opposite = side.opposite();
         let mut end = MatchEnd::default();
@@ -713,7 +815,7 @@ impl Model {
             if limit.is_some_and(|limit| !reaches(side, limit, px)) {
                 break;
             }
-            if !in_band(band, px) {
+            if !band_admits(band, side, px) {
                 end.band_stopped = true;
                 break;
             }
@@ -732,7 +834,13 @@ impl Model {
     /// Works through one level from its front. Returns whether matching
     /// stopped (as opposed to the incoming order being done or the level
     /// emptied).
-    fn match_level(&mut self, id: OrderId, px: PriceTicks, stp: StpMode, end: &mut MatchEnd) -> bool {
+    fn match_level(
+        &mut self,
+        id: OrderId,
+        px: PriceTicks,
+        stp: StpMode,
+        end: &mut MatchEnd,
+    ) -> bool {
         let (instrument, side, participant) = {
             let o = &self.orders[&id];
             (o.instrument, o.side, o.participant)
@@ -761,6 +869,8 @@ impl Model {
                         self.cancel_order(front, CancelReason::SelfTradePrevention);
                     }
                     StpMode::CancelAggressing => {
+                        self.stats
+                            .hit("stp: cancel-aggressing reports the untouched level");
                         end.stp_cancelled = true;
                         return true;
                     }
@@ -794,21 +904,34 @@ impl Model {
     fn decrement(&mut self, id: OrderId, d: QtyLots) -> bool {
         let o = self.orders.get_mut(&id).expect("known order");
         if o.leaves() == d {
+            self.stats
+                .hit("decrement: cancelled side keeps its order quantity");
             // AMBIGUITY: the side left with nothing is cancelled with its
             // order quantity as it was; only the restated side's order
             // quantity is reduced by d.
             return true;
         }
+        if o.place == Place::Resting && o.leaves() > o.displayed {
+            self.stats
+                .hit("decrement: resting iceberg with reserve restated");
+        }
+        let o = self.orders.get_mut(&id).expect("known order");
         o.order_qty -= d;
         // AMBIGUITY: an iceberg's decrement comes off its reserve first; the
         // displayed part shrinks only to its new leaves.
         o.displayed = o.displayed.min(o.leaves());
-        self.report(id, ExecType::Restated, Reason::None, ClOrdId::EMPTY);
+        // AMBIGUITY: the restatement carries the STP reason (the engine's
+        // reading; the contract names reasons for rejects, cancels and
+        // expiries only).
+        let reason = Reason::Cancel(CancelReason::SelfTradePrevention);
+        self.report(id, ExecType::Restated, reason, ClOrdId::EMPTY);
         false
     }
 
     fn trade(&mut self, incoming: OrderId, resting: OrderId, px: PriceTicks) {
-        let qty = self.orders[&incoming].leaves().min(self.orders[&resting].displayed);
+        let qty = self.orders[&incoming]
+            .leaves()
+            .min(self.orders[&resting].displayed);
         assert!(qty > 0);
         let trade_id = TradeId(self.next_trade_id);
         self.next_trade_id += 1;
@@ -816,7 +939,10 @@ impl Model {
             let o = &self.orders[&incoming];
             (o.instrument, o.side)
         };
-        self.books.get_mut(&instrument).expect("known").last_trade_px = Some(px);
+        self.books
+            .get_mut(&instrument)
+            .expect("known")
+            .last_trade_px = Some(px);
         for id in [incoming, resting] {
             let o = self.orders.get_mut(&id).expect("known order");
             o.cum_qty += qty;
@@ -849,7 +975,13 @@ impl Model {
             o.finished_ns = Some(self.now);
         }
         let fill = |aggressor| Some((qty, px, trade_id, aggressor));
-        self.report_fill(incoming, ExecType::Trade, Reason::None, ClOrdId::EMPTY, fill(true));
+        self.report_fill(
+            incoming,
+            ExecType::Trade,
+            Reason::None,
+            ClOrdId::EMPTY,
+            fill(true),
+        );
         let r = &self.orders[&resting];
         if r.leaves() == 0 {
             self.unlink(resting);
@@ -867,7 +999,13 @@ impl Model {
             book.levels_mut(side).entry(px).or_default().push(resting);
             self.stats.iceberg_refreshes += 1;
         }
-        self.report_fill(resting, ExecType::Trade, Reason::None, ClOrdId::EMPTY, fill(false));
+        self.report_fill(
+            resting,
+            ExecType::Trade,
+            Reason::None,
+            ClOrdId::EMPTY,
+            fill(false),
+        );
     }
 
     // ---------------------------------------------------------------------
@@ -907,13 +1045,13 @@ impl Model {
             ran += 1;
             self.orders.get_mut(&id).expect("known").triggered = true;
             if self.orders[&id].expired_at(self.now) {
+                self.stats.hit("trigger: expired stop expired at trigger");
                 self.expire_order(id);
             } else {
                 self.report(id, ExecType::Triggered, Reason::None, ClOrdId::EMPTY);
                 let o = &self.orders[&id];
                 let band = self.books[&instrument].band();
-                if o.ord_type == OrdType::StopLimit
-                    && o.price.is_some_and(|px| !in_band(band, px))
+                if o.ord_type == OrdType::StopLimit && o.price.is_some_and(|px| !in_band(band, px))
                 {
                     self.cancel_order(id, CancelReason::PriceCollar);
                 } else {
@@ -1001,21 +1139,31 @@ impl Model {
             Ok(id) => id,
             Err((reason, order)) => {
                 let response = CxlRejResponseTo::Cancel;
-                self.cancel_reject(c.participant, c.cl_ord_id, &c.target, order, response, reason);
+                self.cancel_reject(
+                    c.participant,
+                    c.cl_ord_id,
+                    &c.target,
+                    order,
+                    response,
+                    reason,
+                );
                 return;
             }
         };
         // AMBIGUITY: `orig_cl_ord_id` is the order's ClOrdID before this
         // request, whichever of its ClOrdIDs the request named.
+        if matches!(c.target, OrderRef::ClOrdId(t) if t != self.orders[&id].cl_ord_id) {
+            self.stats.hit("cancel: by an older ClOrdID");
+        }
+        if self.orders[&id].expired_at(self.now) {
+            self.stats
+                .hit("cancel: of an order past its expire time, before expiry");
+        }
         let previous = self.register_cl_ord_id(id, c.cl_ord_id);
         let level = self.unlink(id);
-        self.finish(id, OrdStatus::Canceled);
-        self.report(
-            id,
-            ExecType::Canceled,
-            Reason::Cancel(CancelReason::ClientRequest),
-            previous,
-        );
+        let reason = Reason::Cancel(CancelReason::ClientRequest);
+        self.finish(id, OrdStatus::Canceled, reason);
+        self.report(id, ExecType::Canceled, reason, previous);
         if let Some(px) = level {
             let o = &self.orders[&id];
             self.report_level(o.instrument, o.side, px);
@@ -1089,17 +1237,35 @@ impl Model {
     }
 
     fn replace(&mut self, r: &Replace) {
-        let id = match self.check_replace(r) {
+        let checked = self.check_replace(r);
+        self.count_replace_paths(r, &checked);
+        let id = match checked {
             Ok(id) => id,
             Err((reason, order)) => {
                 let response = CxlRejResponseTo::Replace;
-                self.cancel_reject(r.participant, r.cl_ord_id, &r.target, order, response, reason);
+                self.cancel_reject(
+                    r.participant,
+                    r.cl_ord_id,
+                    &r.target,
+                    order,
+                    response,
+                    reason,
+                );
                 return;
             }
         };
         let previous = self.register_cl_ord_id(id, r.cl_ord_id);
+        let o = &self.orders[&id];
+        let keeps_place =
+            r.price_ticks.is_none_or(|p| Some(p) == o.price) && r.qty_lots <= o.order_qty;
+        let (instrument, side, place) = (o.instrument, o.side, o.place);
+        // An order that loses its place leaves its level before it changes.
+        let old_level = if place == Place::Resting && !keeps_place {
+            self.unlink(id)
+        } else {
+            None
+        };
         let o = self.orders.get_mut(&id).expect("known");
-        let keeps_place = r.price_ticks.is_none_or(|p| Some(p) == o.price) && r.qty_lots <= o.order_qty;
         o.order_qty = r.qty_lots;
         if r.price_ticks.is_some() {
             o.price = r.price_ticks;
@@ -1107,28 +1273,76 @@ impl Model {
         if r.stop_price_ticks.is_some() {
             o.stop_price = r.stop_price_ticks;
         }
-        let (instrument, side, place, old_px) = (o.instrument, o.side, o.place, o.price);
-        match place {
-            Place::Stop => {
+        match (place, old_level) {
+            (Place::Stop, _) => {
                 self.report(id, ExecType::Replaced, Reason::None, previous);
                 self.run_triggers(instrument);
             }
-            Place::Resting if keeps_place => {
+            (Place::Resting, None) => {
                 // AMBIGUITY: a reduced iceberg keeps its displayed part, cut
                 // to its new leaves.
                 o.displayed = o.displayed.min(o.leaves());
-                let px = old_px.expect("resting order has a price");
+                let px = o.price.expect("resting order has a price");
                 self.report(id, ExecType::Replaced, Reason::None, previous);
                 self.report_level(instrument, side, px);
             }
-            Place::Resting => {
-                let old_level = self.unlink(id).expect("was resting");
+            (Place::Resting, Some(old_px)) => {
                 self.report(id, ExecType::Replaced, Reason::None, previous);
-                self.report_level(instrument, side, old_level);
+                self.report_level(instrument, side, old_px);
                 self.run_incoming(id);
                 self.run_triggers(instrument);
             }
-            Place::Incoming | Place::Done => unreachable!("a live order rests or waits"),
+            (Place::Incoming | Place::Done, _) => unreachable!("a live order rests or waits"),
+        }
+    }
+
+    fn count_replace_paths(
+        &mut self,
+        r: &Replace,
+        checked: &Result<OrderId, (RejectReason, Option<OrderId>)>,
+    ) {
+        use RejectReason as R;
+        let duplicate = self.cl_ord_ids.contains_key(&(r.participant, r.cl_ord_id));
+        match checked {
+            Err((R::UnexpectedStopPrice, Some(id))) if self.orders[id].triggered => {
+                self.stats
+                    .hit("replace: stop price for a triggered stop-limit");
+            }
+            Err((R::PostOnlyWouldTake, _)) if r.price_ticks.is_none() => {
+                self.stats
+                    .hit("replace: post-only reaching at its kept price");
+            }
+            Err((
+                R::InvalidQty
+                | R::QtyBelowMin
+                | R::QtyAboveMax
+                | R::UnexpectedPrice
+                | R::UnexpectedStopPrice
+                | R::ReplaceQtyAtOrBelowFilled
+                | R::PriceOutsideCollar
+                | R::NotionalAboveMax,
+                Some(_),
+            )) if duplicate => {
+                self.stats
+                    .hit("replace: duplicate ClOrdID behind an earlier failing check");
+            }
+            Ok(id) => {
+                let o = &self.orders[id];
+                if o.expired_at(self.now) {
+                    self.stats
+                        .hit("replace: of an order past its expire time, before expiry");
+                }
+                if matches!(r.target, OrderRef::ClOrdId(t) if t != o.cl_ord_id) {
+                    self.stats.hit("replace: by an older ClOrdID");
+                }
+                let keeps =
+                    r.price_ticks.is_none_or(|p| Some(p) == o.price) && r.qty_lots <= o.order_qty;
+                if o.place == Place::Resting && keeps && o.displayed > r.qty_lots - o.cum_qty {
+                    self.stats
+                        .hit("replace: kept place, displayed cut to new leaves");
+                }
+            }
+            Err(_) => {}
         }
     }
 
@@ -1161,6 +1375,10 @@ impl Model {
                 // AMBIGUITY: each report carries the order's own current
                 // ClOrdID (the mass cancel's id is in the final report only),
                 // and no orig ClOrdID.
+                if self.orders[&id].expired_at(self.now) {
+                    self.stats
+                        .hit("mass cancel: of an order past its expire time");
+                }
                 let level = self.unlink(id);
                 self.cancel_order(id, CancelReason::MassCancel);
                 if let Some(px) = level {
@@ -1174,12 +1392,15 @@ impl Model {
     }
 
     fn status(&mut self, s: &OrderStatusRequest) {
-        // AMBIGUITY: an unknown participant has no orders, so it gets the
-        // unknown-order answer.
+        // AMBIGUITY: an unknown participant is answered `UnknownParticipant`,
+        // as every other input is (the engine's reading; the contract names
+        // only the unknown-order answer).
+        let known_participant = self.stp.contains_key(&s.participant);
         if let Some(id) = self.lookup(s.participant, &s.target) {
-            // AMBIGUITY: a status report carries no reason, even for a
-            // cancelled or expired order.
-            self.report(id, ExecType::OrderStatus, Reason::None, ClOrdId::EMPTY);
+            // AMBIGUITY: a status report carries the reason the order was
+            // cancelled or expired, if it was (the engine's reading).
+            let reason = self.orders[&id].finish_reason;
+            self.report(id, ExecType::OrderStatus, reason, ClOrdId::EMPTY);
             return;
         }
         let exec_id = self.next_exec_id();
@@ -1191,7 +1412,11 @@ impl Model {
             ord_status: OrdStatus::Rejected,
             participant: s.participant,
             instrument: InstrumentId::default(),
-            order_id: OrderId::NONE,
+            // The OrderID asked for is echoed (NONE when asked by ClOrdID).
+            order_id: match s.target {
+                OrderRef::OrderId(id) => id,
+                OrderRef::ClOrdId(_) => OrderId::NONE,
+            },
             cl_ord_id: match s.target {
                 OrderRef::ClOrdId(c) => c,
                 OrderRef::OrderId(_) => ClOrdId::EMPTY,
@@ -1199,7 +1424,7 @@ impl Model {
             orig_cl_ord_id: ClOrdId::EMPTY,
             side: Side::Buy,
             ord_type: OrdType::Limit,
-            tif: TimeInForce::Day,
+            tif: TimeInForce::Gtc,
             price_ticks: None,
             stop_price_ticks: None,
             order_qty_lots: 0,
@@ -1211,7 +1436,11 @@ impl Model {
             trade_id: TradeId::default(),
             aggressor: false,
             expire_time_ns: None,
-            reason: Reason::Reject(RejectReason::UnknownOrder),
+            reason: Reason::Reject(if known_participant {
+                RejectReason::UnknownOrder
+            } else {
+                RejectReason::UnknownParticipant
+            }),
         }));
     }
 
@@ -1383,7 +1612,9 @@ impl InputGen {
         let used = self.cl_ord_ids_used.entry(participant).or_default();
         if !used.is_empty() && self.rng.random_range(0..100) < 6 {
             // A reuse: a duplicate while the old order is remembered.
-            let i = self.rng.random_range(used.len().saturating_sub(40)..used.len());
+            let i = self
+                .rng
+                .random_range(used.len().saturating_sub(40)..used.len());
             return used[i];
         }
         let id = ClOrdId::new(format!("c{}", self.cl_ord_id_next).as_bytes()).expect("valid");
@@ -1418,7 +1649,9 @@ impl InputGen {
             let r = if self.pct(50) {
                 OrderRef::OrderId(OrderId(self.rng.random_range(0..=self.order_id_max + 2)))
             } else {
-                let c = ClOrdId::new(format!("c{}", self.rng.random_range(0..=self.cl_ord_id_next)).as_bytes());
+                let c = ClOrdId::new(
+                    format!("c{}", self.rng.random_range(0..=self.cl_ord_id_next)).as_bytes(),
+                );
                 OrderRef::ClOrdId(c.expect("valid"))
             };
             return (r, None);
@@ -1431,12 +1664,11 @@ impl InputGen {
             self.rng.random_range(0..n)
         };
         let id = candidates[i];
-        let k = &self.orders[&id];
+        let cl_ord_ids = self.orders[&id].cl_ord_ids.clone();
         let r = if self.pct(50) {
             OrderRef::OrderId(id)
         } else {
-            let j = self.rng.random_range(0..k.cl_ord_ids.len());
-            OrderRef::ClOrdId(k.cl_ord_ids[j])
+            OrderRef::ClOrdId(cl_ord_ids[self.rng.random_range(0..cl_ord_ids.len())])
         };
         (r, Some(id))
     }
@@ -1445,6 +1677,11 @@ impl InputGen {
     pub(crate) fn next_input(&mut self) -> (u64, TimeNs, Input) {
         self.seq += 1;
         self.time_ns += self.rng.random_range(0..50_000_000);
+        if self.pct(1) {
+            // Time passes without a tick: expiries are then met by matching,
+            // and yesterday's ClOrdIDs are still remembered.
+            self.time_ns += self.rng.random_range(60_000_000_000..4 * 3_600_000_000_000);
+        }
         let input = match self.rng.random_range(0..100) {
             0..56 => Input::NewOrder(self.new_order()),
             56..68 => {
@@ -1482,7 +1719,9 @@ impl InputGen {
                 let step_ns = match self.rng.random_range(0..100) {
                     0..70 => self.rng.random_range(0..2_000_000_000),
                     70..96 => self.rng.random_range(60_000_000_000..1_800_000_000_000),
-                    _ => self.rng.random_range(3_600_000_000_000..8 * 3_600_000_000_000),
+                    _ => self
+                        .rng
+                        .random_range(3_600_000_000_000..8 * 3_600_000_000_000),
                 };
                 self.time_ns += step_ns;
                 Input::ClockTick
@@ -1553,6 +1792,10 @@ impl InputGen {
         let expire_time_ns = match (tif, self.rng.random_range(0..100)) {
             (TimeInForce::Gtd, 0..3) => None,
             (TimeInForce::Gtd, 3..7) => Some(self.time_ns - self.rng.random_range(0..1_000_000)),
+            // Some expire before the next clock tick, to be met by matching.
+            (TimeInForce::Gtd, 7..50) => {
+                Some(self.time_ns + self.rng.random_range(1_000_000..200_000_000))
+            }
             (TimeInForce::Gtd, _) => {
                 Some(self.time_ns + self.rng.random_range(1_000_000..1_800_000_000_000))
             }
@@ -1603,7 +1846,9 @@ impl InputGen {
         let (order_qty, cum_qty) = k.as_ref().map_or((10, 0), |k| (k.order_qty, k.cum_qty));
         let qty_lots = match self.rng.random_range(0..100) {
             0..35 => order_qty,
-            35..60 => self.rng.random_range(cum_qty + 1..=order_qty.max(cum_qty + 1)),
+            35..60 => self
+                .rng
+                .random_range(cum_qty + 1..=order_qty.max(cum_qty + 1)),
             60..88 => order_qty + self.rng.random_range(1..=10),
             88..95 => self.rng.random_range(0..=cum_qty),
             95..98 => 0,

@@ -1,0 +1,115 @@
+//! Plain replay bench: throughput and per-input latency percentiles of the
+//! matching engine on the workload in `common/workload.rs` (1,000,000 limit
+//! orders, ~30% marketable, interleaved with ~440,000 cancels of random live
+//! orders, ~10,000 resting), events included (every event is copied into a
+//! reused buffer, as the sequencer will copy them into its output rings).
+//!
+//! Run: `cargo bench --bench engine_replay` (optionally `-- --runs N`).
+//! Throughput is measured on passes with no per-input timing; latency on a
+//! separate pass that reads the clock around every input, with the clock's own
+//! cost measured and reported beside it.
+
+use std::time::Instant;
+
+use engine::{Engine, Event, EventSink};
+use hdrhistogram::Histogram;
+
+#[path = "common/workload.rs"]
+mod workload;
+
+/// Copies events into a buffer that is cleared per input: the work a real
+/// sink does, without letting the optimiser drop the events.
+struct CopySink {
+    buf: Vec<Event>,
+    total: u64,
+}
+
+impl EventSink for CopySink {
+    #[inline]
+    fn event(&mut self, event: &Event) {
+        self.buf.push(*event);
+    }
+}
+
+fn main() {
+    let runs: usize = std::env::args()
+        .skip_while(|a| a != "--runs")
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(5);
+    let t = Instant::now();
+    let inputs = workload::generate(workload::ORDERS);
+    let new_orders = inputs.iter().filter(|i| matches!(i, engine::Input::NewOrder(_))).count();
+    println!(
+        "workload: {} inputs ({} new orders, {} cancels), generated in {:.1}s",
+        inputs.len(),
+        new_orders,
+        inputs.len() - new_orders,
+        t.elapsed().as_secs_f64()
+    );
+
+    let mut rates = Vec::new();
+    let mut events_per_run = 0;
+    let mut resting = 0;
+    for _ in 0..runs {
+        let mut e = Engine::new(workload::config()).expect("valid config");
+        let mut sink = CopySink {
+            buf: Vec::with_capacity(4096),
+            total: 0,
+        };
+        let start = Instant::now();
+        for (i, input) in inputs.iter().enumerate() {
+            sink.buf.clear();
+            e.apply(i as u64 + 1, workload::T0_NS + i as u64 * 1_000, input, &mut sink);
+            sink.total += sink.buf.len() as u64;
+        }
+        let secs = start.elapsed().as_secs_f64();
+        rates.push(inputs.len() as f64 / secs);
+        events_per_run = sink.total;
+        resting = e.live_order_count();
+    }
+    rates.sort_by(|a, b| a.total_cmp(b));
+    let median = rates[rates.len() / 2];
+    println!(
+        "throughput: median {:.2} M inputs/s over {runs} runs (min {:.2}, max {:.2}); {:.2} M events/s; {events_per_run} events per run; {resting} orders resting at the end",
+        median / 1e6,
+        rates[0] / 1e6,
+        rates[rates.len() - 1] / 1e6,
+        median * events_per_run as f64 / inputs.len() as f64 / 1e6,
+    );
+
+    // Latency pass.
+    let mut clock = Histogram::<u64>::new(3).expect("histogram");
+    for _ in 0..100_000 {
+        let a = Instant::now();
+        let b = Instant::now();
+        clock.record((b - a).as_nanos() as u64).expect("record");
+    }
+    let mut hist = Histogram::<u64>::new(3).expect("histogram");
+    let mut e = Engine::new(workload::config()).expect("valid config");
+    let mut sink = CopySink {
+        buf: Vec::with_capacity(4096),
+        total: 0,
+    };
+    for (i, input) in inputs.iter().enumerate() {
+        sink.buf.clear();
+        let a = Instant::now();
+        e.apply(i as u64 + 1, workload::T0_NS + i as u64 * 1_000, input, &mut sink);
+        let ns = a.elapsed().as_nanos() as u64;
+        hist.record(ns).expect("record");
+    }
+    println!(
+        "latency per input (ns, includes one clock read): p50 {} p90 {} p99 {} p99.9 {} p99.99 {} max {}",
+        hist.value_at_quantile(0.5),
+        hist.value_at_quantile(0.9),
+        hist.value_at_quantile(0.99),
+        hist.value_at_quantile(0.999),
+        hist.value_at_quantile(0.9999),
+        hist.max()
+    );
+    println!(
+        "clock read itself (ns): p50 {} p99 {}",
+        clock.value_at_quantile(0.5),
+        clock.value_at_quantile(0.99)
+    );
+}
