@@ -4,7 +4,7 @@
 //! orders, ~10,000 resting), events included (every event is copied into a
 //! reused buffer, as the sequencer will copy them into its output rings).
 //!
-//! Run: `cargo bench --bench engine_replay` (optionally `-- --runs N`).
+//! Run: `cargo bench --bench engine_replay` (optionally `-- --runs N --orders N`).
 //! Throughput is measured on passes with no per-input timing; latency on a
 //! separate pass that reads the clock around every input, with the clock's own
 //! cost measured and reported beside it.
@@ -32,14 +32,21 @@ impl EventSink for CopySink {
 }
 
 fn main() {
-    let runs: usize = std::env::args()
-        .skip_while(|a| a != "--runs")
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(5);
+    let arg = |name: &str, default: usize| -> usize {
+        std::env::args()
+            .skip_while(|a| a != name)
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(default)
+    };
+    let runs = arg("--runs", 5);
+    let orders = arg("--orders", workload::ORDERS);
     let t = Instant::now();
-    let inputs = workload::generate(workload::ORDERS);
-    let new_orders = inputs.iter().filter(|i| matches!(i, engine::Input::NewOrder(_))).count();
+    let inputs = workload::generate(orders);
+    let new_orders = inputs
+        .iter()
+        .filter(|i| matches!(i, engine::Input::NewOrder(_)))
+        .count();
     println!(
         "workload: {} inputs ({} new orders, {} cancels), generated in {:.1}s",
         inputs.len(),
@@ -60,7 +67,12 @@ fn main() {
         let start = Instant::now();
         for (i, input) in inputs.iter().enumerate() {
             sink.buf.clear();
-            e.apply(i as u64 + 1, workload::T0_NS + i as u64 * 1_000, input, &mut sink);
+            e.apply(
+                i as u64 + 1,
+                workload::T0_NS + i as u64 * 1_000,
+                input,
+                &mut sink,
+            );
             sink.total += sink.buf.len() as u64;
         }
         let secs = start.elapsed().as_secs_f64();
@@ -94,7 +106,12 @@ fn main() {
     for (i, input) in inputs.iter().enumerate() {
         sink.buf.clear();
         let a = Instant::now();
-        e.apply(i as u64 + 1, workload::T0_NS + i as u64 * 1_000, input, &mut sink);
+        e.apply(
+            i as u64 + 1,
+            workload::T0_NS + i as u64 * 1_000,
+            input,
+            &mut sink,
+        );
         let ns = a.elapsed().as_nanos() as u64;
         hist.record(ns).expect("record");
     }

@@ -11,7 +11,11 @@ mod journal_cmd;
 mod selfcheck;
 
 #[derive(Debug, Parser)]
-#[command(name = "venue", version, about = "An in-process matching and OTC venue engine")]
+#[command(
+    name = "venue",
+    version,
+    about = "An in-process matching and OTC venue engine"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

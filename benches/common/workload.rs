@@ -32,7 +32,7 @@ pub(crate) fn config() -> EngineConfig {
                 stp: StpMode::CancelResting,
             })
             .collect(),
-        orders_capacity: ORDERS + 16,
+        orders_capacity: 1 << 16,
         ..EngineConfig::default()
     }
 }
@@ -72,7 +72,11 @@ pub(crate) fn generate(orders: usize) -> Vec<Input> {
             if rng.random_bool(0.01) {
                 mid += if rng.random_bool(0.5) { 1 } else { -1 };
             }
-            let side = if rng.random_bool(0.5) { Side::Buy } else { Side::Sell };
+            let side = if rng.random_bool(0.5) {
+                Side::Buy
+            } else {
+                Side::Sell
+            };
             let marketable = rng.random_bool(0.3);
             let offset = if marketable {
                 -rng.random_range(1..=5)

@@ -222,7 +222,13 @@ mod tests {
 
     #[test]
     fn queue_is_fifo_and_unlinks_anywhere() {
-        let mut nodes = vec![N { prev: NIL, next: NIL }; 4];
+        let mut nodes = vec![
+            N {
+                prev: NIL,
+                next: NIL
+            };
+            4
+        ];
         let mut l = Level::new(100);
         for s in 0..4 {
             l.push_back(&mut nodes, s, 10);

@@ -37,13 +37,12 @@ use std::collections::BTreeMap;
 use crate::book::NIL;
 use crate::config::{EngineConfig, next_day_end_ns};
 use crate::engine::{Engine, Order, Place};
-use crate::store::{Loc, OrderStore};
 use crate::event::{OrdStatus, Reason};
 use crate::input::{Cancel, Input, MassCancel, NewOrder, OrderRef, OrderStatusRequest, Replace};
 use crate::reason::{CancelReason, RejectReason};
+use crate::store::{Loc, OrderStore};
 use crate::types::{
-    CL_ORD_ID_LEN_MAX, ClOrdId, InstrumentId, OrdType, OrderId, ParticipantId, Side,
-    TimeInForce,
+    CL_ORD_ID_LEN_MAX, ClOrdId, InstrumentId, OrdType, OrderId, ParticipantId, Side, TimeInForce,
 };
 
 /// Version of the input encoding; the journal stores it in each frame header.
@@ -389,7 +388,11 @@ pub fn decode_input(bytes: &[u8]) -> Result<Input, DecodeError> {
             } else {
                 None
             };
-            let side = if flags & 2 != 0 { Some(r.side()?) } else { None };
+            let side = if flags & 2 != 0 {
+                Some(r.side()?)
+            } else {
+                None
+            };
             Input::MassCancel(MassCancel {
                 participant,
                 cl_ord_id,
@@ -683,7 +686,11 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
         let visible_qty_lots = r.u64()?;
         let display_qty_lots = r.u64()?;
         let min_qty_lots = r.u64()?;
-        let expire_time_ns = if flags & 16 != 0 { Some(r.u64()?) } else { None };
+        let expire_time_ns = if flags & 16 != 0 {
+            Some(r.u64()?)
+        } else {
+            None
+        };
         let cum_notional_tick_lots = r.i128()?;
         let cl_ord_id = r.cl_ord_id()?;
         let n_older = r.count(2)?;
@@ -743,12 +750,23 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
         let id = r.u64()?;
         match orders.get(&id) {
             Some((o, _)) if o.place == Place::Done => done.push(*o),
-            _ => return Err(bad(&r, "finished queue names an order that is not finished")),
+            _ => {
+                return Err(bad(
+                    &r,
+                    "finished queue names an order that is not finished",
+                ));
+            }
         }
     }
-    let done_count = orders.values().filter(|(o, _)| o.place == Place::Done).count();
+    let done_count = orders
+        .values()
+        .filter(|(o, _)| o.place == Place::Done)
+        .count();
     if done.len() != done_count {
-        return Err(bad(&r, "finished queue does not list every finished order once"));
+        return Err(bad(
+            &r,
+            "finished queue does not list every finished order once",
+        ));
     }
     r.finish()?;
     // The OrderID locator spans the ids from the oldest finished order on; a
@@ -759,7 +777,10 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
         .max()
         .unwrap_or(0);
     if span > LOCATOR_SPAN_MAX {
-        return Err(bad(&r, "finished orders span more order ids than a day can hold"));
+        return Err(bad(
+            &r,
+            "finished orders span more order ids than a day can hold",
+        ));
     }
 
     let live: Vec<Order> = orders
@@ -829,7 +850,10 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
                     || o.inst as usize != q.inst
                     || o.side != side
                 {
-                    return Err(bad(&r, "stop book holds an order that does not belong there"));
+                    return Err(bad(
+                        &r,
+                        "stop book holds an order that does not belong there",
+                    ));
                 }
                 let key = (o.stop_price_ticks.unwrap_or(0), o.id);
                 let inst = &mut e.instruments[q.inst];
@@ -841,7 +865,12 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
             }
         }
     }
-    if placed.len() != orders.values().filter(|(o, _)| o.place != Place::Done).count() {
+    if placed.len()
+        != orders
+            .values()
+            .filter(|(o, _)| o.place != Place::Done)
+            .count()
+    {
         return Err(bad(&r, "live order in no level or stop book"));
     }
     Ok(e)

@@ -8,7 +8,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::types::{InstrumentId, OrdType, ParticipantId, PriceTicks, QtyLots, StpMode, TimeInForce};
+use crate::types::{
+    InstrumentId, OrdType, ParticipantId, PriceTicks, QtyLots, StpMode, TimeInForce,
+};
 
 /// An exact, non-negative decimal number: `mantissa * 10^-scale`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -50,7 +52,9 @@ impl Decimal {
 
 /// Why a decimal could not be parsed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("invalid decimal {text:?}: expected digits with at most one '.', at most 18 decimals, no sign")]
+#[error(
+    "invalid decimal {text:?}: expected digits with at most one '.', at most 18 decimals, no sign"
+)]
 pub struct ParseDecimalError {
     /// The text that was rejected.
     pub text: String,
@@ -421,7 +425,15 @@ mod tests {
         assert_eq!(d("12.50").to_string(), "12.50");
         assert_eq!(d("7").to_string(), "7");
         assert_eq!(d(".5").to_string(), "0.5");
-        for bad in ["", ".", "-1", "1.2.3", "1e5", "abc", "0.0000000000000000001"] {
+        for bad in [
+            "",
+            ".",
+            "-1",
+            "1.2.3",
+            "1e5",
+            "abc",
+            "0.0000000000000000001",
+        ] {
             assert!(bad.parse::<Decimal>().is_err(), "{bad:?} parsed");
         }
         assert!("99999999999999999999".parse::<Decimal>().is_err());
@@ -454,19 +466,27 @@ mod tests {
     #[test]
     fn validate_finds_problems() {
         let mut cfg = EngineConfig::default();
-        cfg.instruments.push(InstrumentSpec::new(InstrumentId(1), "A"));
+        cfg.instruments
+            .push(InstrumentSpec::new(InstrumentId(1), "A"));
         assert_eq!(cfg.validate(), Ok(()));
-        cfg.instruments.push(InstrumentSpec::new(InstrumentId(1), "B"));
+        cfg.instruments
+            .push(InstrumentSpec::new(InstrumentId(1), "B"));
         assert!(matches!(
             cfg.validate(),
             Err(ConfigError::DuplicateInstrument { id: 1, .. })
         ));
         cfg.instruments.pop();
         cfg.instruments[0].collar = Some(Collar::Ticks(0));
-        assert!(matches!(cfg.validate(), Err(ConfigError::Instrument { .. })));
+        assert!(matches!(
+            cfg.validate(),
+            Err(ConfigError::Instrument { .. })
+        ));
         cfg.instruments[0].collar = None;
         cfg.instruments[0].qty_min_lots = 10;
         cfg.instruments[0].qty_max_lots = 5;
-        assert!(matches!(cfg.validate(), Err(ConfigError::Instrument { .. })));
+        assert!(matches!(
+            cfg.validate(),
+            Err(ConfigError::Instrument { .. })
+        ));
     }
 }

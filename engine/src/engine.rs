@@ -10,19 +10,16 @@
 
 use std::collections::BTreeMap;
 
-
 use crate::book::{BookSide, Level, Linked, NIL};
-use crate::config::{
-    Collar, ConfigError, EngineConfig, InstrumentSpec, next_day_end_ns,
-};
+use crate::codec::SnapshotError;
+use crate::config::{Collar, ConfigError, EngineConfig, InstrumentSpec, next_day_end_ns};
 use crate::event::{
     BookLevel, CancelReject, CxlRejResponseTo, Event, EventSink, ExecType, ExecutionReport,
     MassCancelReport, OrdStatus, Reason, TradePrint,
 };
-use crate::codec::SnapshotError;
-use crate::store::{ClOrdIndex, DONE, Loc, OrderStore};
 use crate::input::{Cancel, Input, MassCancel, NewOrder, OrderRef, OrderStatusRequest, Replace};
 use crate::reason::{CancelReason, RejectReason};
+use crate::store::{ClOrdIndex, DONE, Loc, OrderStore};
 use crate::types::{
     ClOrdId, ExecId, InstrumentId, OrdType, OrderId, ParticipantId, PriceTicks, QtyLots, Side,
     StpMode, TimeInForce, TimeNs, TradeId,
@@ -238,6 +235,15 @@ const NO_FILL: Fill = Fill {
     aggressor: false,
 };
 
+/// The identifiers of a cancel or replace request, for its reject.
+#[derive(Clone, Copy)]
+struct CxlRequest<'a> {
+    participant: ParticipantId,
+    cl_ord_id: ClOrdId,
+    target: &'a OrderRef,
+    response_to: CxlRejResponseTo,
+}
+
 /// What stopped an incoming order's matching.
 #[derive(Clone, Copy, Default)]
 struct MatchEnd {
@@ -285,7 +291,12 @@ impl Engine {
             instrument_index[spec.id.0 as usize] = i as u32;
             instruments.push(Instrument::new(spec.clone()));
         }
-        let max_part = config.participants.iter().map(|p| p.id.0).max().unwrap_or(0);
+        let max_part = config
+            .participants
+            .iter()
+            .map(|p| p.id.0)
+            .max()
+            .unwrap_or(0);
         let mut participants = vec![None; max_part as usize + 1];
         for p in &config.participants {
             participants[p.id.0 as usize] = Some(p.stp);
@@ -513,7 +524,13 @@ impl Engine {
         sink.event(&Event::Exec(er));
     }
 
-    fn reject_new(&mut self, sink: &mut impl EventSink, o: &NewOrder, reason: RejectReason, existing: OrderId) {
+    fn reject_new(
+        &mut self,
+        sink: &mut impl EventSink,
+        o: &NewOrder,
+        reason: RejectReason,
+        existing: OrderId,
+    ) {
         let exec_id = self.next_exec_id();
         sink.event(&Event::Exec(ExecutionReport {
             exec_id,
@@ -993,7 +1010,11 @@ impl Engine {
             let r = *self.store.live(head);
             if r.is_expired_at(self.now) {
                 self.unlink_best(ii, opp, head);
-                self.finish(head, OrdStatus::Expired, Reason::Cancel(CancelReason::Expired));
+                self.finish(
+                    head,
+                    OrdStatus::Expired,
+                    Reason::Cancel(CancelReason::Expired),
+                );
                 self.report(sink, head, ExecType::Expired, ClOrdId::EMPTY, NO_FILL);
                 continue;
             }
@@ -1197,7 +1218,8 @@ impl Engine {
             for &(_, slot) in &self.triggered[before..] {
                 self.store.live_mut(slot).place = Place::Incoming;
             }
-            self.triggered.sort_unstable_by(|x, y| y.0.cmp(&x.0));
+            self.triggered
+                .sort_unstable_by_key(|x| std::cmp::Reverse(x.0));
         }
     }
 
@@ -1229,13 +1251,16 @@ impl Engine {
     fn cancel_reject(
         &self,
         sink: &mut impl EventSink,
-        participant: ParticipantId,
-        cl_ord_id: ClOrdId,
-        target: &OrderRef,
+        req: &CxlRequest<'_>,
         slot: Option<u32>,
-        response_to: CxlRejResponseTo,
         reason: RejectReason,
     ) {
+        let CxlRequest {
+            participant,
+            cl_ord_id,
+            target,
+            response_to,
+        } = *req;
         let (order_id, ord_status) = match slot {
             Some(loc) => {
                 let o = self.store.get(loc);
@@ -1278,16 +1303,14 @@ impl Engine {
     }
 
     fn cancel(&mut self, c: &Cancel, sink: &mut impl EventSink) {
+        let req = CxlRequest {
+            participant: c.participant,
+            cl_ord_id: c.cl_ord_id,
+            target: &c.target,
+            response_to: CxlRejResponseTo::Cancel,
+        };
         let reject = |this: &Self, sink: &mut _, reason, slot| {
-            this.cancel_reject(
-                sink,
-                c.participant,
-                c.cl_ord_id,
-                &c.target,
-                slot,
-                CxlRejResponseTo::Cancel,
-                reason,
-            );
+            this.cancel_reject(sink, &req, slot, reason);
         };
         let slot = match self.resolve_live(c.participant, &c.target) {
             Ok(s) => s,
@@ -1354,16 +1377,14 @@ impl Engine {
     }
 
     fn replace(&mut self, r: &Replace, sink: &mut impl EventSink) {
+        let req = CxlRequest {
+            participant: r.participant,
+            cl_ord_id: r.cl_ord_id,
+            target: &r.target,
+            response_to: CxlRejResponseTo::Replace,
+        };
         let reject = |this: &Self, sink: &mut _, reason, slot| {
-            this.cancel_reject(
-                sink,
-                r.participant,
-                r.cl_ord_id,
-                &r.target,
-                slot,
-                CxlRejResponseTo::Replace,
-                reason,
-            );
+            this.cancel_reject(sink, &req, slot, reason);
         };
         let slot = match self.resolve_live(r.participant, &r.target) {
             Ok(s) => s,

@@ -6,8 +6,8 @@
 //! them and passes them to [`crate::Engine::apply`] beside it.
 
 use crate::types::{
-    ClOrdId, InstrumentId, OrdType, OrderId, ParticipantId, PriceTicks, QtyLots, Side,
-    TimeInForce, TimeNs,
+    ClOrdId, InstrumentId, OrdType, OrderId, ParticipantId, PriceTicks, QtyLots, Side, TimeInForce,
+    TimeNs,
 };
 
 /// A reference to an existing order of the requesting participant.

@@ -167,26 +167,27 @@ mod book;
 pub mod codec;
 pub mod config;
 mod engine;
-mod store;
 pub mod event;
 pub mod input;
 pub mod reason;
+mod store;
 pub mod types;
 
 #[cfg(test)]
 mod tests;
 
-pub use crate::config::{
-    Collar, ConfigError, Decimal, EngineConfig, InstrumentSpec, OrdTypeSet, ParticipantSpec,
-    TifSet,
-};
 pub use crate::codec::{DecodeError, SnapshotError, decode_input, encode_input};
+pub use crate::config::{
+    Collar, ConfigError, Decimal, EngineConfig, InstrumentSpec, OrdTypeSet, ParticipantSpec, TifSet,
+};
 pub use crate::engine::Engine;
 pub use crate::event::{
     BookLevel, CancelReject, CxlRejResponseTo, Event, EventSink, ExecType, ExecutionReport,
     MassCancelReport, NullSink, OrdStatus, Reason, TradePrint,
 };
-pub use crate::input::{Cancel, Input, MassCancel, NewOrder, OrderRef, OrderStatusRequest, Replace};
+pub use crate::input::{
+    Cancel, Input, MassCancel, NewOrder, OrderRef, OrderStatusRequest, Replace,
+};
 pub use crate::reason::{CancelReason, RejectReason};
 pub use crate::types::{
     ClOrdId, ExecId, InstrumentId, OrdType, OrderId, ParticipantId, PriceTicks, QtyLots, Side,

@@ -127,7 +127,9 @@ impl RejectReason {
             RejectReason::MissingExpireTime => "GTD order needs an expire time",
             RejectReason::ExpireTimeInPast => "expire time is not in the future",
             RejectReason::InvalidDisplayQty => "display quantity invalid for this order",
-            RejectReason::InvalidMinQty => "minimum quantity needs IOC and at most the order quantity",
+            RejectReason::InvalidMinQty => {
+                "minimum quantity needs IOC and at most the order quantity"
+            }
             RejectReason::PostOnlyWouldTake => "post-only order would take liquidity",
             RejectReason::InvalidPostOnly => "post-only needs a limit order",
             RejectReason::ReplaceQtyAtOrBelowFilled => {

@@ -192,7 +192,13 @@ fn iceberg_shows_display_and_refreshes_at_the_back() {
     // 10 from the iceberg's tranche, then S2 (ahead of the refreshed tranche), ...
     assert_eq!(filled, [(1, 10), (2, 2)]);
     let q = v.e.level_queue(InstrumentId(1), Side::Sell, 100);
-    assert_eq!(q, [(OrderId(2), ParticipantId(2), 1, 1), (OrderId(1), ParticipantId(1), 10, 15)]);
+    assert_eq!(
+        q,
+        [
+            (OrderId(2), ParticipantId(2), 1, 1),
+            (OrderId(1), ParticipantId(1), 10, 15)
+        ]
+    );
 }
 
 #[test]
@@ -218,7 +224,10 @@ fn market_order_stops_at_the_collar_and_cancels_the_rest() {
     assert_eq!(last.exec_type, ExecType::Canceled);
     assert_eq!(last.reason, Reason::Cancel(CancelReason::PriceCollar));
     assert_eq!(last.cum_qty_lots, 5, "115 is inside the band, 120 is not");
-    assert_eq!(v.e.book_levels(InstrumentId(2), Side::Sell)[0].price_ticks, 120);
+    assert_eq!(
+        v.e.book_levels(InstrumentId(2), Side::Sell)[0].price_ticks,
+        120
+    );
 }
 
 #[test]
@@ -302,7 +311,12 @@ fn min_qty_ioc() {
     let x = v.execs(Input::NewOrder(ioc));
     assert_eq!(
         x.iter().map(|x| x.exec_type).collect::<Vec<_>>(),
-        [ExecType::New, ExecType::Trade, ExecType::Trade, ExecType::Canceled]
+        [
+            ExecType::New,
+            ExecType::Trade,
+            ExecType::Trade,
+            ExecType::Canceled
+        ]
     );
     assert_eq!(x[3].reason, Reason::Cancel(CancelReason::IocRemainder));
     ioc.cl_ord_id = id("I3");
@@ -331,14 +345,20 @@ fn stp_modes() {
             .filter(|(t, _)| *t != ExecType::New)
             .collect();
         assert_eq!(got, want_tail, "participant {p}");
-        assert_eq!(v.e.book_levels(InstrumentId(1), Side::Buy).len(), bids, "participant {p}");
+        assert_eq!(
+            v.e.book_levels(InstrumentId(1), Side::Buy).len(),
+            bids,
+            "participant {p}"
+        );
     }
     // Decrement both: resting 5, incoming 8 -> resting cancelled, incoming restated to 3 and rests.
     let mut v = Venue::new();
     v.apply(limit(5, "S", Side::Sell, 100, 5));
     let x = v.execs(limit(5, "B", Side::Buy, 100, 8));
     assert_eq!(
-        x.iter().map(|x| (x.exec_type, x.order_qty_lots)).collect::<Vec<_>>(),
+        x.iter()
+            .map(|x| (x.exec_type, x.order_qty_lots))
+            .collect::<Vec<_>>(),
         [
             (ExecType::New, 8),
             (ExecType::Canceled, 5),
@@ -401,7 +421,10 @@ fn replace_keeps_priority_only_when_reducing() {
     // A partial fill, then a replace at or below the filled quantity is refused.
     v.apply(limit(2, "S", Side::Sell, 100, 12));
     let ev = v.apply(rep("A4", "A3", 2, None));
-    assert_eq!(reject_reason(&ev), Some(RejectReason::ReplaceQtyAtOrBelowFilled));
+    assert_eq!(
+        reject_reason(&ev),
+        Some(RejectReason::ReplaceQtyAtOrBelowFilled)
+    );
     let x = v.execs(rep("A5", "A3", 4, None));
     assert_eq!((x[0].leaves_qty_lots, x[0].cum_qty_lots), (2, 2));
     // Old ClOrdIDs still find the order; the new one is its current id.
@@ -436,7 +459,10 @@ fn cancel_isolation_and_too_late() {
     assert_eq!(st[0].ord_status, OrdStatus::Rejected);
     assert_eq!(v.e.state_hash(), h);
     let x = v.execs(cancel(1, "C1", OrderRef::OrderId(OrderId(1))));
-    assert_eq!((x[0].exec_type, x[0].cl_ord_id), (ExecType::Canceled, id("C1")));
+    assert_eq!(
+        (x[0].exec_type, x[0].cl_ord_id),
+        (ExecType::Canceled, id("C1"))
+    );
     let ev = v.apply(cancel(1, "C2", OrderRef::ClOrdId(id("A"))));
     assert_eq!(reject_reason(&ev), Some(RejectReason::TooLateToCancel));
     // The cancelled order still answers a status request.
@@ -489,7 +515,10 @@ fn mass_cancel_by_instrument_and_side() {
         Event::MassCancelReport(r) => Some(*r),
         _ => None,
     });
-    assert_eq!(report.map(|r| (r.cancelled_count, r.reject)), Some((2, None)));
+    assert_eq!(
+        report.map(|r| (r.cancelled_count, r.reject)),
+        Some((2, None))
+    );
     assert_eq!(v.e.live_order_count(), 2);
 }
 
@@ -506,7 +535,10 @@ fn snapshot_round_trips_and_bad_bytes_are_errors() {
     assert_eq!(restored.state_hash(), v.e.state_hash());
     assert_eq!(restored.snapshot(), snap);
     for cut in 0..snap.len() {
-        assert!(Engine::restore(cfg(), &snap[..cut]).is_err(), "cut at {cut}");
+        assert!(
+            Engine::restore(cfg(), &snap[..cut]).is_err(),
+            "cut at {cut}"
+        );
     }
     for i in 0..snap.len() {
         let mut bad = snap.clone();
@@ -516,15 +548,4 @@ fn snapshot_round_trips_and_bad_bytes_are_errors() {
             let _ = e.state_hash();
         }
     }
-}
-
-#[test]
-fn print_sizes() {
-    eprintln!(
-        "Event {} ExecutionReport {} Order {} Input {}",
-        std::mem::size_of::<Event>(),
-        std::mem::size_of::<ExecutionReport>(),
-        std::mem::size_of::<crate::engine::Order>(),
-        std::mem::size_of::<Input>()
-    );
 }

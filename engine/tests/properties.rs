@@ -163,8 +163,14 @@ fn check_input(
 ) -> Result<(), TestCaseError> {
     // Never crossed at rest.
     for inst in [InstrumentId(1), InstrumentId(2)] {
-        let bid = e.book_levels(inst, Side::Buy).first().map(|l| l.price_ticks);
-        let ask = e.book_levels(inst, Side::Sell).first().map(|l| l.price_ticks);
+        let bid = e
+            .book_levels(inst, Side::Buy)
+            .first()
+            .map(|l| l.price_ticks);
+        let ask = e
+            .book_levels(inst, Side::Sell)
+            .first()
+            .map(|l| l.price_ticks);
         if let (Some(b), Some(a)) = (bid, ask) {
             prop_assert!(b < a, "crossed book on {inst:?}: bid {b} ask {a}");
         }
@@ -202,10 +208,8 @@ fn check_input(
                     }
                 }
             }
-            Event::Trade(t) => {
-                if t.buyer == t.seller {
-                    prop_assert_eq!(stp_of(t.buyer), StpMode::None, "self-trade: {:?}", t);
-                }
+            Event::Trade(t) if t.buyer == t.seller => {
+                prop_assert_eq!(stp_of(t.buyer), StpMode::None, "self-trade: {:?}", t);
             }
             _ => {}
         }
@@ -228,8 +232,11 @@ fn check_input(
             .get(key)
             .map(|q| q.iter().copied().filter(|id| filled.contains(id)).collect())
             .unwrap_or_default();
-        let filled_queued: Vec<OrderId> =
-            filled.iter().copied().filter(|id| queued.contains(id)).collect();
+        let filled_queued: Vec<OrderId> = filled
+            .iter()
+            .copied()
+            .filter(|id| queued.contains(id))
+            .collect();
         prop_assert_eq!(&filled_queued, &queued, "FIFO broken at {:?}", key);
     }
     // Rejected inputs and status requests change nothing.
@@ -243,7 +250,12 @@ fn check_input(
             _ => false,
         });
     if only_rejects || matches!(input, Input::OrderStatus(_)) {
-        prop_assert_eq!(e.state_hash(), before_hash, "a reject changed state: {:?}", input);
+        prop_assert_eq!(
+            e.state_hash(),
+            before_hash,
+            "a reject changed state: {:?}",
+            input
+        );
     }
     Ok(())
 }
