@@ -4,6 +4,9 @@
 //! orders, ~10,000 resting), events included (every event is copied into a
 //! reused buffer, as the sequencer will copy them into its output rings).
 //!
+//! A plain `BTreeMap` + `VecDeque` book (`common/baseline.rs`) runs the same
+//! inputs in the same process, and the ratio is printed.
+//!
 //! Run: `cargo bench --bench engine_replay` (optionally `-- --runs N --orders N`).
 //! Throughput is measured on passes with no per-input timing; latency on a
 //! separate pass that reads the clock around every input, with the clock's own
@@ -14,6 +17,8 @@ use std::time::Instant;
 use engine::{Engine, Event, EventSink};
 use hdrhistogram::Histogram;
 
+#[path = "common/baseline.rs"]
+mod baseline;
 #[path = "common/workload.rs"]
 mod workload;
 
@@ -80,8 +85,28 @@ fn main() {
         events_per_run = sink.total;
         resting = e.live_order_count();
     }
+    // The baseline, interleaved run by run with the engine above would be
+    // fairer still; measured right after it, in the same process.
+    let mut base_rates = Vec::new();
+    for _ in 0..runs {
+        let mut book = baseline::PlainBook::default();
+        let start = Instant::now();
+        for input in &inputs {
+            book.apply(input);
+        }
+        let secs = start.elapsed().as_secs_f64();
+        std::hint::black_box(book.filled_lots);
+        base_rates.push(inputs.len() as f64 / secs);
+    }
+    base_rates.sort_by(|a, b| a.total_cmp(b));
     rates.sort_by(|a, b| a.total_cmp(b));
     let median = rates[rates.len() / 2];
+    let base_median = base_rates[base_rates.len() / 2];
+    println!(
+        "baseline (BTreeMap + VecDeque book, no events, no validation, no per-day ClOrdID memory): median {:.2} M inputs/s; engine/baseline = {:.2}",
+        base_median / 1e6,
+        median / base_median
+    );
     println!(
         "throughput: median {:.2} M inputs/s over {runs} runs (min {:.2}, max {:.2}); {:.2} M events/s; {events_per_run} events per run; {resting} orders resting at the end",
         median / 1e6,

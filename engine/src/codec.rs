@@ -40,7 +40,7 @@ use crate::engine::{Engine, Order, Place};
 use crate::event::{OrdStatus, Reason};
 use crate::input::{Cancel, Input, MassCancel, NewOrder, OrderRef, OrderStatusRequest, Replace};
 use crate::reason::{CancelReason, RejectReason};
-use crate::store::{Loc, OrderStore};
+use crate::store::{DONE, DoneOrder, Loc, OrderStore};
 use crate::types::{
     CL_ORD_ID_LEN_MAX, ClOrdId, InstrumentId, OrdType, OrderId, ParticipantId, Side, TimeInForce,
 };
@@ -523,16 +523,20 @@ pub(crate) fn encode_state(e: &Engine, out: &mut Vec<u8>) {
         }
     }
 
-    let mut known: Vec<&Order> = e
+    let mut known: Vec<Order> = e
         .store
         .live_orders()
-        .map(|(_, o)| o)
-        .chain(e.store.done_orders())
+        .map(|(_, o)| *o)
+        .chain(
+            e.store
+                .done_orders()
+                .map(|d| d.to_order(e.cl_index.entry(d.cl_entry).cl_ord_id)),
+        )
         .collect();
     known.sort_unstable_by_key(|o| o.id);
     w.u32(known.len() as u32);
     let mut older = Vec::new();
-    for o in known {
+    for o in &known {
         debug_assert!(o.place != Place::Incoming, "state encoded inside apply");
         w.u64(o.id.0);
         w.u32(o.participant.0);
@@ -573,7 +577,7 @@ pub(crate) fn encode_state(e: &Engine, out: &mut Vec<u8>) {
     }
 
     let day_end = e.config.day_end_ns_of_day;
-    let done: Vec<&Order> = e.store.done_orders().collect();
+    let done: Vec<&DoneOrder> = e.store.done_orders().collect();
     w.u32(done.len() as u32);
     for o in done {
         w.u64(next_day_end_ns(o.done_time_ns, day_end));
@@ -749,7 +753,7 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
         let _forget_at = r.u64()?;
         let id = r.u64()?;
         match orders.get(&id) {
-            Some((o, _)) if o.place == Place::Done => done.push(*o),
+            Some((o, _)) if o.place == Place::Done => done.push(DoneOrder::from_order(o)),
             _ => {
                 return Err(bad(
                     &r,
@@ -806,7 +810,7 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
             }
             head = e.cl_index.insert(o.participant, *cl, loc, head);
         }
-        e.store.get_mut(loc).cl_entry = head;
+        e.store.set_cl_entry(loc, head);
         if o.place != Place::Done
             && let Some(x) = o.expire_time_ns
         {
@@ -826,7 +830,10 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
                 let Some(&loc) = loc_of.get(&id) else {
                     return Err(bad(&r, "level names an unknown order"));
                 };
-                let o = *e.store.get(loc);
+                if loc & DONE != 0 {
+                    return Err(bad(&r, "a finished order in a level or stop book"));
+                }
+                let o = *e.store.live(loc);
                 if placed.insert(id, ()).is_some()
                     || o.place != Place::Resting
                     || o.inst as usize != q.inst
@@ -844,7 +851,10 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
                 let Some(&loc) = loc_of.get(&id) else {
                     return Err(bad(&r, "stop book names an unknown order"));
                 };
-                let o = *e.store.get(loc);
+                if loc & DONE != 0 {
+                    return Err(bad(&r, "a finished order in a level or stop book"));
+                }
+                let o = *e.store.live(loc);
                 if placed.insert(id, ()).is_some()
                     || o.place != Place::Stop
                     || o.inst as usize != q.inst

@@ -456,7 +456,7 @@ impl Engine {
             OrderRef::ClOrdId(id) => self.cl_index.find(participant, id).map(|e| e.loc),
             OrderRef::OrderId(id) => {
                 let loc = self.store.find(*id)?;
-                (self.store.get(loc).participant == participant).then_some(loc)
+                (self.store.summary(loc).1 == participant).then_some(loc)
             }
         }
     }
@@ -465,7 +465,7 @@ impl Engine {
     fn cl_ord_id_used(&self, participant: ParticipantId, id: &ClOrdId) -> Option<OrderId> {
         self.cl_index
             .find(participant, id)
-            .map(|e| self.store.get(e.loc).id)
+            .map(|e| self.store.summary(e.loc).0)
     }
 
     // ----- events ----------------------------------------------------------
@@ -489,7 +489,15 @@ impl Engine {
         fill: Fill,
     ) {
         let exec_id = self.next_exec_id();
-        let o = self.store.get(slot);
+        let finished;
+        let o = if slot & DONE == 0 {
+            self.store.live(slot)
+        } else {
+            // Only status requests report a finished order.
+            let d = self.store.done(slot);
+            finished = d.to_order(self.cl_index.entry(d.cl_entry).cl_ord_id);
+            &finished
+        };
         let er = ExecutionReport {
             exec_id,
             exec_type,
@@ -644,27 +652,29 @@ impl Engine {
     /// Takes a live order out of its level or stop book; returns the level it
     /// left, if it was resting (an emptied level is removed).
     fn take_off_book(&mut self, slot: u32) -> Option<(usize, Side, PriceTicks)> {
-        let o = *self.store.live(slot);
-        let inst = &mut self.instruments[o.inst as usize];
-        match o.place {
+        let o = self.store.live(slot);
+        let (ii, place, side, id) = (o.inst as usize, o.place, o.side, o.id);
+        let (price, stop, visible) = (o.price_ticks, o.stop_price_ticks, o.visible_qty_lots);
+        let inst = &mut self.instruments[ii];
+        match place {
             Place::Resting => {
-                let price = o.price_ticks.expect("a resting order has a price");
-                let book = inst.book_mut(o.side);
+                let price = price.expect("a resting order has a price");
+                let book = inst.book_mut(side);
                 let level = book
                     .level_mut(price)
                     .expect("a resting order's level exists");
-                level.unlink(self.store.slab_mut(), slot, o.visible_qty_lots);
+                level.unlink(self.store.slab_mut(), slot, visible);
                 book.remove_if_empty(price);
                 self.store.live_mut(slot).place = Place::Incoming;
-                Some((o.inst as usize, o.side, price))
+                Some((ii, side, price))
             }
             Place::Stop => {
-                let stop = o.stop_price_ticks.expect("a stop has a stop price");
-                let stops = match o.side {
+                let stop = stop.expect("a stop has a stop price");
+                let stops = match side {
                     Side::Buy => &mut inst.buy_stops,
                     Side::Sell => &mut inst.sell_stops,
                 };
-                let removed = stops.remove(&(stop, o.id));
+                let removed = stops.remove(&(stop, id));
                 debug_assert_eq!(removed, Some(slot));
                 self.store.live_mut(slot).place = Place::Incoming;
                 None
@@ -848,21 +858,21 @@ impl Engine {
 
     /// Matches an incoming order, then cancels its rest or rests it.
     fn execute_incoming(&mut self, sink: &mut impl EventSink, a: u32) {
-        let o = *self.store.live(a);
+        let o = self.store.live(a);
         let ii = o.inst as usize;
-        let band = self.instruments[ii].band();
         let needed = if o.tif == TimeInForce::Fok {
             o.leaves_qty_lots
         } else {
             o.min_qty_lots
         };
+        let band = self.instruments[ii].band();
         if needed > 0 {
             if let Err(reason) = self.precheck(a, band, needed) {
                 return self.cancel_live(sink, a, reason, ClOrdId::EMPTY);
             }
         }
         let end = self.match_incoming(sink, a, band);
-        let o = *self.store.live(a);
+        let o = self.store.live(a);
         if end.stp_cancel {
             self.cancel_live(sink, a, CancelReason::SelfTradePrevention, ClOrdId::EMPTY);
         } else if o.leaves_qty_lots == 0 {
@@ -1007,8 +1017,10 @@ impl Engine {
                 Some(l) if l.head != NIL => l.head,
                 _ => return,
             };
-            let r = *self.store.live(head);
-            if r.is_expired_at(self.now) {
+            let r = self.store.live(head);
+            let (r_expired, r_participant, r_leaves) =
+                (r.is_expired_at(self.now), r.participant, r.leaves_qty_lots);
+            if r_expired {
                 self.unlink_best(ii, opp, head);
                 self.finish(
                     head,
@@ -1018,7 +1030,7 @@ impl Engine {
                 self.report(sink, head, ExecType::Expired, ClOrdId::EMPTY, NO_FILL);
                 continue;
             }
-            if r.participant == participant && stp != StpMode::None {
+            if r_participant == participant && stp != StpMode::None {
                 let stp_reason = Reason::Cancel(CancelReason::SelfTradePrevention);
                 match stp {
                     StpMode::CancelResting | StpMode::CancelBoth => {
@@ -1036,8 +1048,8 @@ impl Engine {
                         return;
                     }
                     StpMode::DecrementBoth => {
-                        let d = r.leaves_qty_lots.min(self.store.live(a).leaves_qty_lots);
-                        if r.leaves_qty_lots == d {
+                        let d = r_leaves.min(self.store.live(a).leaves_qty_lots);
+                        if r_leaves == d {
                             self.unlink_best(ii, opp, head);
                             self.finish(head, OrdStatus::Canceled, stp_reason);
                             self.report(sink, head, ExecType::Canceled, ClOrdId::EMPTY, NO_FILL);
@@ -1263,8 +1275,8 @@ impl Engine {
         } = *req;
         let (order_id, ord_status) = match slot {
             Some(loc) => {
-                let o = self.store.get(loc);
-                (o.id, o.status)
+                let (id, _, status) = self.store.summary(loc);
+                (id, status)
             }
             None => (OrderId::NONE, OrdStatus::Rejected),
         };

@@ -28,7 +28,11 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::book::NIL;
 use crate::engine::{Order, Place};
-use crate::types::{ClOrdId, OrderId, ParticipantId};
+use crate::event::{OrdStatus, Reason};
+use crate::types::{
+    ClOrdId, InstrumentId, OrdType, OrderId, ParticipantId, PriceTicks, QtyLots, Side, TimeInForce,
+    TimeNs,
+};
 
 /// Location of an order: a live slot (`< DONE`) or `DONE | finished index`.
 pub(crate) type Loc = u32;
@@ -36,13 +40,97 @@ pub(crate) type Loc = u32;
 /// Flag of a location in the finished queue.
 pub(crate) const DONE: Loc = 1 << 31;
 
+/// What is kept of a finished order: what a status report and a snapshot
+/// need, in about half an `Order` (finished orders are most of a day's
+/// orders, and each is written once to fresh memory, so their size is their
+/// cost). The current ClOrdID is the head of its chain in the ClOrdID index.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DoneOrder {
+    pub(crate) id: OrderId,
+    pub(crate) participant: ParticipantId,
+    pub(crate) instrument: InstrumentId,
+    pub(crate) inst: u32,
+    pub(crate) cl_entry: u32,
+    pub(crate) side: Side,
+    pub(crate) ord_type: OrdType,
+    pub(crate) tif: TimeInForce,
+    pub(crate) status: OrdStatus,
+    pub(crate) reason: Reason,
+    pub(crate) price_ticks: Option<PriceTicks>,
+    pub(crate) stop_price_ticks: Option<PriceTicks>,
+    pub(crate) qty_lots: QtyLots,
+    pub(crate) cum_qty_lots: QtyLots,
+    pub(crate) cum_notional_tick_lots: i128,
+    pub(crate) expire_time_ns: Option<TimeNs>,
+    pub(crate) done_time_ns: TimeNs,
+}
+
+impl DoneOrder {
+    pub(crate) fn from_order(o: &Order) -> DoneOrder {
+        debug_assert!(o.place == Place::Done);
+        DoneOrder {
+            id: o.id,
+            participant: o.participant,
+            instrument: o.instrument,
+            inst: o.inst,
+            cl_entry: o.cl_entry,
+            side: o.side,
+            ord_type: o.ord_type,
+            tif: o.tif,
+            status: o.status,
+            reason: o.reason,
+            price_ticks: o.price_ticks,
+            stop_price_ticks: o.stop_price_ticks,
+            qty_lots: o.qty_lots,
+            cum_qty_lots: o.cum_qty_lots,
+            cum_notional_tick_lots: o.cum_notional_tick_lots,
+            expire_time_ns: o.expire_time_ns,
+            done_time_ns: o.done_time_ns,
+        }
+    }
+
+    /// The finished order as a full record (attributes a finished order no
+    /// longer has, such as its display quantity, are zero).
+    pub(crate) fn to_order(&self, cl_ord_id: ClOrdId) -> Order {
+        Order {
+            id: self.id,
+            participant: self.participant,
+            instrument: self.instrument,
+            inst: self.inst,
+            side: self.side,
+            ord_type: self.ord_type,
+            tif: self.tif,
+            place: Place::Done,
+            status: self.status,
+            post_only: false,
+            triggered: false,
+            price_ticks: self.price_ticks,
+            stop_price_ticks: self.stop_price_ticks,
+            qty_lots: self.qty_lots,
+            cum_qty_lots: self.cum_qty_lots,
+            leaves_qty_lots: 0,
+            visible_qty_lots: 0,
+            display_qty_lots: 0,
+            min_qty_lots: 0,
+            expire_time_ns: self.expire_time_ns,
+            cum_notional_tick_lots: self.cum_notional_tick_lots,
+            cl_ord_id,
+            cl_entry: self.cl_entry,
+            reason: self.reason,
+            done_time_ns: self.done_time_ns,
+            prev: NIL,
+            next: NIL,
+        }
+    }
+}
+
 /// Orders live and finished, and the OrderID locator.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct OrderStore {
     live: Vec<Order>,
     free: Vec<u32>,
     /// Finished orders in finishing order.
-    done: VecDeque<Order>,
+    done: VecDeque<DoneOrder>,
     /// Finished-queue index of `done[0]` (counts every order ever retired).
     done_base: u64,
     /// `loc_recent[i]` locates OrderId `loc_base + i` (`NIL` once forgotten).
@@ -102,14 +190,23 @@ impl OrderStore {
         &mut self.live
     }
 
-    /// The order at `loc`, live or finished.
+    /// The finished order at `loc` (which must be a finished location).
     #[inline]
-    pub(crate) fn get(&self, loc: Loc) -> &Order {
+    pub(crate) fn done(&self, loc: Loc) -> &DoneOrder {
+        debug_assert!(loc & DONE != 0);
+        let pos = (loc & !DONE).wrapping_sub(self.done_base as u32) & !DONE;
+        &self.done[pos as usize]
+    }
+
+    /// (OrderId, owner, status) of the order at `loc`, live or finished.
+    #[inline]
+    pub(crate) fn summary(&self, loc: Loc) -> (OrderId, ParticipantId, OrdStatus) {
         if loc & DONE == 0 {
-            &self.live[loc as usize]
+            let o = &self.live[loc as usize];
+            (o.id, o.participant, o.status)
         } else {
-            let pos = (loc & !DONE).wrapping_sub(self.done_base as u32) & !DONE;
-            &self.done[pos as usize]
+            let o = self.done(loc);
+            (o.id, o.participant, o.status)
         }
     }
 
@@ -136,7 +233,7 @@ impl OrderStore {
     /// Moves the finished order in `slot` to the finished queue; returns its
     /// new location. The slot is free afterwards.
     pub(crate) fn retire(&mut self, slot: u32) -> Loc {
-        let order = self.live[slot as usize];
+        let order = DoneOrder::from_order(&self.live[slot as usize]);
         let loc = DONE | ((self.done_base + self.done.len() as u64) as u32 & !DONE);
         self.done.push_back(order);
         assert!(self.done.len() < DONE as usize, "finished queue is full");
@@ -146,23 +243,23 @@ impl OrderStore {
         loc
     }
 
-    /// The order at `loc`, mutably (snapshot decoding only).
-    pub(crate) fn get_mut(&mut self, loc: Loc) -> &mut Order {
+    /// Sets the ClOrdID chain head of the order at `loc` (snapshot decoding).
+    pub(crate) fn set_cl_entry(&mut self, loc: Loc, entry: u32) {
         if loc & DONE == 0 {
-            &mut self.live[loc as usize]
+            self.live[loc as usize].cl_entry = entry;
         } else {
             let pos = (loc & !DONE).wrapping_sub(self.done_base as u32) & !DONE;
-            &mut self.done[pos as usize]
+            self.done[pos as usize].cl_entry = entry;
         }
     }
 
     /// The oldest finished order, if any.
-    pub(crate) fn oldest_done(&self) -> Option<&Order> {
+    pub(crate) fn oldest_done(&self) -> Option<&DoneOrder> {
         self.done.front()
     }
 
     /// Forgets the oldest finished order and returns it.
-    pub(crate) fn forget_oldest(&mut self) -> Option<Order> {
+    pub(crate) fn forget_oldest(&mut self) -> Option<DoneOrder> {
         let order = self.done.pop_front()?;
         self.done_base += 1;
         self.set_loc(order.id, NIL);
@@ -194,7 +291,7 @@ impl OrderStore {
     }
 
     /// Finished orders, in finishing order.
-    pub(crate) fn done_orders(&self) -> impl Iterator<Item = &Order> {
+    pub(crate) fn done_orders(&self) -> impl Iterator<Item = &DoneOrder> {
         self.done.iter()
     }
 
@@ -202,7 +299,7 @@ impl OrderStore {
     /// finished ones in finishing order. Returns each order's location, by id.
     pub(crate) fn rebuild(
         live: Vec<Order>,
-        done: Vec<Order>,
+        done: Vec<DoneOrder>,
         next_order_id: u64,
         capacity: usize,
     ) -> (OrderStore, Vec<(OrderId, Loc)>) {
@@ -321,6 +418,11 @@ impl ClOrdIndex {
             },
         );
         n
+    }
+
+    /// The entry numbered `n`.
+    pub(crate) fn entry(&self, n: u32) -> &ClEntry {
+        &self.entries[n as usize]
     }
 
     /// Points every entry of the chain starting at `head` to `loc`.
