@@ -530,7 +530,7 @@ pub(crate) fn encode_state(e: &Engine, out: &mut Vec<u8>) {
         .chain(
             e.store
                 .done_orders()
-                .map(|d| d.to_order(e.cl_index.entry(d.cl_entry).cl_ord_id)),
+                .map(|d| d.into_order(e.cl_index.entry(d.cl_entry).cl_ord_id)),
         )
         .collect();
     known.sort_unstable_by_key(|o| o.id);

@@ -495,7 +495,7 @@ impl Engine {
         } else {
             // Only status requests report a finished order.
             let d = self.store.done(slot);
-            finished = d.to_order(self.cl_index.entry(d.cl_entry).cl_ord_id);
+            finished = d.into_order(self.cl_index.entry(d.cl_entry).cl_ord_id);
             &finished
         };
         let er = ExecutionReport {

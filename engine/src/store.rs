@@ -91,7 +91,7 @@ impl DoneOrder {
 
     /// The finished order as a full record (attributes a finished order no
     /// longer has, such as its display quantity, are zero).
-    pub(crate) fn to_order(&self, cl_ord_id: ClOrdId) -> Order {
+    pub(crate) fn into_order(self, cl_ord_id: ClOrdId) -> Order {
         Order {
             id: self.id,
             participant: self.participant,
