@@ -60,6 +60,28 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
 
+    // `--only-engine`: one untimed-harness pass of the engine and nothing
+    // else, for instruction counting under valgrind.
+    if std::env::args().any(|a| a == "--only-engine") {
+        let mut e = Engine::new(workload::config()).expect("valid config");
+        let mut sink = CopySink {
+            buf: Vec::with_capacity(4096),
+            total: 0,
+        };
+        for (i, input) in inputs.iter().enumerate() {
+            sink.buf.clear();
+            e.apply(
+                i as u64 + 1,
+                workload::T0_NS + i as u64 * 1_000,
+                input,
+                &mut sink,
+            );
+            sink.total += sink.buf.len() as u64;
+        }
+        println!("{} inputs, {} events", inputs.len(), sink.total);
+        return;
+    }
+
     let mut rates = Vec::new();
     let mut events_per_run = 0;
     let mut resting = 0;

@@ -165,13 +165,24 @@ impl BookSide {
         &mut self.levels[i]
     }
 
-    /// Removes the level at `price` if it is empty.
-    pub(crate) fn remove_if_empty(&mut self, price: PriceTicks) {
-        if let Ok(i) = self.search(price)
-            && self.levels[i].is_empty()
-        {
+    /// Unlinks `slot` (displaying `visible`) from the level at `price`, which
+    /// must exist; removes the level if that empties it. Returns the level as
+    /// it is afterwards (empty if removed).
+    pub(crate) fn unlink<O: Linked>(
+        &mut self,
+        orders: &mut [O],
+        price: PriceTicks,
+        slot: u32,
+        visible: QtyLots,
+    ) -> Level {
+        let i = self.search(price).expect("a resting order's level exists");
+        let level = &mut self.levels[i];
+        level.unlink(orders, slot, visible);
+        let after = *level;
+        if after.is_empty() {
             self.levels.remove(i);
         }
+        after
     }
 
     /// Levels from best to worst.
@@ -258,8 +269,17 @@ mod tests {
         let a: Vec<_> = asks.levels_best_first().map(|l| l.price_ticks).collect();
         assert_eq!(b, [102, 101, 100, 99]);
         assert_eq!(a, [99, 100, 101, 102]);
-        bids.remove_if_empty(100);
-        assert_eq!(bids.len(), 3);
+        let mut nodes = vec![
+            N {
+                prev: NIL,
+                next: NIL
+            };
+            1
+        ];
+        bids.level_or_insert(100).push_back(&mut nodes, 0, 5);
+        let after = bids.unlink(&mut nodes, 100, 0, 5);
+        assert!(after.is_empty());
+        assert_eq!(bids.len(), 3, "an emptied level is removed");
         assert!(bids.level_mut(100).is_none());
     }
 }

@@ -567,23 +567,6 @@ impl Engine {
         }));
     }
 
-    fn level_event(&self, sink: &mut impl EventSink, inst: usize, side: Side, price: PriceTicks) {
-        let i = &self.instruments[inst];
-        let mut ev = BookLevel {
-            instrument: i.spec.id,
-            side,
-            price_ticks: price,
-            qty_lots: 0,
-            order_count: 0,
-        };
-        // The level may be gone.
-        if let Some(l) = i.book(side).level(price) {
-            ev.qty_lots = l.qty_lots;
-            ev.order_count = l.order_count;
-        }
-        sink.event(&Event::BookLevel(ev));
-    }
-
     fn level_event_from(&self, sink: &mut impl EventSink, inst: usize, side: Side, l: &Level) {
         sink.event(&Event::BookLevel(BookLevel {
             instrument: self.instruments[inst].spec.id,
@@ -644,14 +627,15 @@ impl Engine {
         };
         self.finish(slot, status, Reason::Cancel(reason));
         self.report(sink, slot, exec_type, orig, NO_FILL);
-        if let Some((inst, side, price)) = level {
-            self.level_event(sink, inst, side, price);
+        if let Some(level) = level {
+            sink.event(&Event::BookLevel(level));
         }
     }
 
     /// Takes a live order out of its level or stop book; returns the level it
-    /// left, if it was resting (an emptied level is removed).
-    fn take_off_book(&mut self, slot: u32) -> Option<(usize, Side, PriceTicks)> {
+    /// left as a market data event, if it was resting (an emptied level is
+    /// removed, and reported with zero quantity).
+    fn take_off_book(&mut self, slot: u32) -> Option<BookLevel> {
         let o = self.store.live(slot);
         let (ii, place, side, id) = (o.inst as usize, o.place, o.side, o.id);
         let (price, stop, visible) = (o.price_ticks, o.stop_price_ticks, o.visible_qty_lots);
@@ -659,14 +643,17 @@ impl Engine {
         match place {
             Place::Resting => {
                 let price = price.expect("a resting order has a price");
+                let instrument = inst.spec.id;
                 let book = inst.book_mut(side);
-                let level = book
-                    .level_mut(price)
-                    .expect("a resting order's level exists");
-                level.unlink(self.store.slab_mut(), slot, visible);
-                book.remove_if_empty(price);
+                let level = book.unlink(self.store.slab_mut(), price, slot, visible);
                 self.store.live_mut(slot).place = Place::Incoming;
-                Some((ii, side, price))
+                Some(BookLevel {
+                    instrument,
+                    side,
+                    price_ticks: price,
+                    qty_lots: level.qty_lots,
+                    order_count: level.order_count,
+                })
             }
             Place::Stop => {
                 let stop = stop.expect("a stop has a stop price");
@@ -1442,14 +1429,16 @@ impl Engine {
                     self.level_event_from(sink, ii, o.side, &l);
                     return;
                 }
-                self.take_off_book(slot);
+                let left = self.take_off_book(slot);
                 let om = self.store.live_mut(slot);
                 om.qty_lots = r.qty_lots;
                 om.leaves_qty_lots = new_leaves;
                 om.price_ticks = new_price;
                 om.visible_qty_lots = 0;
                 self.report(sink, slot, ExecType::Replaced, orig, NO_FILL);
-                self.level_event(sink, ii, o.side, price);
+                if let Some(level) = left {
+                    sink.event(&Event::BookLevel(level));
+                }
                 self.execute_incoming(sink, slot);
             }
             Place::Incoming | Place::Done | Place::Free => {

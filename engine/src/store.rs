@@ -337,10 +337,21 @@ pub(crate) struct ClEntry {
     pub(crate) prev: u32,
 }
 
+/// A table slot: 32 bits of the key's hash and the entry number. The table
+/// is addressed by a 64-bit spread of those 32 bits, so growing the table
+/// rehashes from the slots alone, without reading entries; a lookup reads an
+/// entry only when the 32 bits match (a true hit, or one in 2^32).
 #[derive(Clone, Copy, Debug)]
 struct ClSlot {
-    tag: u32,
+    hash32: u32,
     entry: u32,
+}
+
+/// The table address of a 32-bit hash (Fibonacci hashing spreads it over 64
+/// bits, so hashbrown's top-bit tags and low-bit buckets both vary).
+#[inline]
+fn spread(hash32: u32) -> u64 {
+    u64::from(hash32).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 /// (participant, ClOrdID) → order location.
@@ -352,8 +363,8 @@ pub(crate) struct ClOrdIndex {
 }
 
 #[inline]
-fn cl_hash(participant: ParticipantId, id: &ClOrdId) -> u64 {
-    xxh3_64_with_seed(id.as_bytes(), u64::from(participant.0))
+fn cl_hash(participant: ParticipantId, id: &ClOrdId) -> u32 {
+    xxh3_64_with_seed(id.as_bytes(), u64::from(participant.0)) as u32
 }
 
 impl ClOrdIndex {
@@ -369,11 +380,10 @@ impl ClOrdIndex {
     #[inline]
     pub(crate) fn find(&self, participant: ParticipantId, id: &ClOrdId) -> Option<&ClEntry> {
         let h = cl_hash(participant, id);
-        let tag = (h >> 32) as u32;
         let entries = &self.entries;
         self.table
-            .find(h, |s| {
-                s.tag == tag && {
+            .find(spread(h), |s| {
+                s.hash32 == h && {
                     let e = &entries[s.entry as usize];
                     e.participant == participant && e.cl_ord_id == *id
                 }
@@ -405,17 +415,13 @@ impl ClOrdIndex {
             (self.entries.len() - 1) as u32
         };
         let h = cl_hash(participant, &id);
-        let entries = &self.entries;
         self.table.insert_unique(
-            h,
+            spread(h),
             ClSlot {
-                tag: (h >> 32) as u32,
+                hash32: h,
                 entry: n,
             },
-            |s| {
-                let e = &entries[s.entry as usize];
-                cl_hash(e.participant, &e.cl_ord_id)
-            },
+            |s| spread(s.hash32),
         );
         n
     }
@@ -439,7 +445,7 @@ impl ClOrdIndex {
         while head != NIL {
             let e = self.entries[head as usize];
             let h = cl_hash(e.participant, &e.cl_ord_id);
-            let found = self.table.find_entry(h, |s| s.entry == head);
+            let found = self.table.find_entry(spread(h), |s| s.entry == head);
             match found {
                 Ok(slot) => {
                     slot.remove();
