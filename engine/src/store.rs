@@ -469,3 +469,124 @@ impl ClOrdIndex {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::OrdStatus;
+
+    fn order(id: u64, participant: u32) -> Order {
+        Order {
+            id: OrderId(id),
+            participant: ParticipantId(participant),
+            instrument: InstrumentId(1),
+            inst: 0,
+            side: Side::Buy,
+            ord_type: OrdType::Limit,
+            tif: TimeInForce::Gtc,
+            place: Place::Resting,
+            status: OrdStatus::New,
+            post_only: false,
+            triggered: false,
+            price_ticks: Some(100),
+            stop_price_ticks: None,
+            qty_lots: 10,
+            cum_qty_lots: 0,
+            leaves_qty_lots: 10,
+            visible_qty_lots: 10,
+            display_qty_lots: 0,
+            min_qty_lots: 0,
+            expire_time_ns: None,
+            cum_notional_tick_lots: 0,
+            cl_ord_id: ClOrdId::new(format!("c{id}").as_bytes()).unwrap(),
+            cl_entry: NIL,
+            reason: Reason::None,
+            done_time_ns: 0,
+            prev: NIL,
+            next: NIL,
+        }
+    }
+
+    fn finish(store: &mut OrderStore, slot: u32, t: u64) -> Loc {
+        let o = store.live_mut(slot);
+        o.place = Place::Done;
+        o.status = OrdStatus::Filled;
+        o.done_time_ns = t;
+        store.retire(slot)
+    }
+
+    #[test]
+    fn slots_are_reused_and_locations_follow_orders() {
+        let mut s = OrderStore::with_capacity(4, 16);
+        let a = s.insert(order(1, 1));
+        let b = s.insert(order(2, 1));
+        assert_eq!(s.find(OrderId(2)), Some(b));
+        let done = finish(&mut s, a, 5);
+        assert!(done & DONE != 0);
+        assert_eq!(s.find(OrderId(1)), Some(done));
+        assert_eq!(s.done(done).id, OrderId(1));
+        assert_eq!(
+            s.summary(done),
+            (OrderId(1), ParticipantId(1), OrdStatus::Filled)
+        );
+        // The freed slot is the next one used.
+        let c = s.insert(order(3, 2));
+        assert_eq!(c, a);
+        assert_eq!(s.live_count(), 2);
+        assert_eq!(s.find(OrderId(4)), None);
+        assert_eq!(s.find(OrderId(0)), None);
+    }
+
+    #[test]
+    fn forgetting_pops_in_finishing_order_and_compaction_keeps_old_live_orders() {
+        let mut s = OrderStore::with_capacity(4, 16);
+        let old_live = s.insert(order(1, 1));
+        let slots: Vec<u32> = (2..=5).map(|id| s.insert(order(id, 1))).collect();
+        for (t, &slot) in slots.iter().enumerate() {
+            finish(&mut s, slot, t as u64);
+        }
+        assert_eq!(s.oldest_done().map(|o| o.id), Some(OrderId(2)));
+        for id in 2..=5 {
+            assert_eq!(s.forget_oldest().map(|o| o.id), Some(OrderId(id)));
+            assert_eq!(s.find(OrderId(id)), None);
+        }
+        assert!(s.forget_oldest().is_none());
+        s.compact_locator();
+        // Order 1 is older than the locator's base now, and still found.
+        assert_eq!(s.find(OrderId(1)), Some(old_live));
+        let next = s.insert(order(6, 1));
+        assert_eq!(s.find(OrderId(6)), Some(next));
+    }
+
+    #[test]
+    fn cl_ord_index_finds_chains_and_forgets_them() {
+        let mut ix = ClOrdIndex::with_capacity(2);
+        let id = |s: &str| ClOrdId::new(s.as_bytes()).unwrap();
+        let p = ParticipantId(7);
+        let first = ix.insert(p, id("A"), 3, NIL);
+        let second = ix.insert(p, id("B"), 3, first);
+        // Enough inserts to force the table to grow, with unrelated keys.
+        for n in 0..1_000 {
+            ix.insert(ParticipantId(1), id(&format!("x{n}")), n, NIL);
+        }
+        assert_eq!(ix.find(p, &id("A")).map(|e| e.loc), Some(3));
+        assert!(
+            ix.find(ParticipantId(8), &id("A")).is_none(),
+            "ids are per participant"
+        );
+        let chain: Vec<_> = ix.chain(second).map(|e| e.cl_ord_id).collect();
+        assert_eq!(chain, [id("B"), id("A")]);
+        ix.relocate(second, DONE | 9);
+        assert_eq!(ix.find(p, &id("A")).map(|e| e.loc), Some(DONE | 9));
+        ix.remove_chain(second);
+        assert!(ix.find(p, &id("A")).is_none());
+        assert!(ix.find(p, &id("B")).is_none());
+        assert_eq!(
+            ix.find(ParticipantId(1), &id("x999")).map(|e| e.loc),
+            Some(999)
+        );
+        // Freed entries are reused.
+        let again = ix.insert(p, id("A"), 4, NIL);
+        assert!(again == first || again == second);
+    }
+}
