@@ -4,6 +4,8 @@
 //! prints the engine's version and runs a short self-check of the engine
 //! (determinism and snapshot round trip) so that the quick start is honest.
 
+use std::process::ExitCode;
+
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
@@ -34,10 +36,19 @@ enum Command {
     Journal(journal_cmd::JournalCommand),
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let result: Result<()> = match cli.command {
         Command::Run { config } => selfcheck::run(&config),
         Command::Journal(cmd) => journal_cmd::run(cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // One line an operator can act on: the context chain, outermost
+            // first, and no backtrace.
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
     }
 }
