@@ -170,6 +170,7 @@ mod engine;
 pub mod event;
 pub mod input;
 pub mod reason;
+pub mod sequencer;
 mod store;
 pub mod types;
 

@@ -1,0 +1,635 @@
+//! The sequencer: the single-threaded duty cycle at the heart of the venue.
+//!
+//! Each call to [`Sequencer::do_work`] is one duty cycle, in the manner of an
+//! Aeron agent: the caller reads the clock once and passes it in; the
+//! sequencer drains at most `batch_max` inputs from the inbound ring and, for
+//! each, **journals it first** (through [`InputLog`], which assigns the
+//! sequence number), then applies it to the [`Engine`], and buffers the
+//! events it caused together with that sequence number. Buffered events are
+//! released to the outbound ring once the log's durable sequence number covers
+//! the input that caused them (or at once when gating is off, for `process`
+//! durability). It returns how much work it did, so that an idle strategy can
+//! decide what to do with nothing; tests call it directly, without threads.
+//!
+//! Time: every input is stamped with `max(now, last stamp)`, so stamps never
+//! go backwards even if the wall clock does. A [`Input::ClockTick`] is
+//! journaled like any other input whenever `tick_interval_ns` has passed, so
+//! replay expires the same orders at the same sequence number.
+//!
+//! Failure: if an append fails, nothing more is applied. The input that
+//! failed and every later one are refused with [`Refusal::JournalFailed`]
+//! (explicitly, on the outbound ring), and [`Sequencer::halted`] says why. An
+//! input is never applied unless its append succeeded.
+//!
+//! Back-pressure: producers push through an [`InputSender`], which waits a
+//! bounded number of tries for room and then hands the input back
+//! ([`Refusal::Busy`]): a full ring is an answer, never a silent drop. A full
+//! outbound ring holds events back in the sequencer (nothing is dropped); the
+//! next duty cycles retry.
+//!
+//! Allocation: the encode buffer and the pending-event queue are reused; in
+//! steady state a duty cycle allocates nothing.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+
+use crossbeam_queue::ArrayQueue;
+
+use crate::codec::encode_input;
+use crate::engine::Engine;
+use crate::event::{Event, EventSink};
+use crate::input::Input;
+use crate::types::TimeNs;
+
+/// Where the sequencer journals inputs before applying them.
+pub trait InputLog {
+    /// Why an append failed.
+    type Error: fmt::Display;
+
+    /// Appends one encoded input stamped `time_ns` and returns its sequence
+    /// number, which must be one more than the previous one.
+    ///
+    /// # Errors
+    /// The append did not happen (disk full, I/O error); the caller must not
+    /// apply the input.
+    fn append(&mut self, time_ns: TimeNs, payload: &[u8]) -> Result<u64, Self::Error>;
+
+    /// The highest sequence number that is durable at the configured level.
+    fn durable_seq(&self) -> u64;
+
+    /// The sequence number of the last append (0 if none).
+    fn last_seq(&self) -> u64;
+}
+
+/// Why an input was not taken.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The inbound ring stayed full; the venue is busy. Try again later.
+    Busy,
+    /// The journal failed; the venue takes no more input until restarted.
+    JournalFailed {
+        /// The journal's error, as text.
+        reason: String,
+    },
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::Busy => f.write_str("venue busy: input queue full, try again"),
+            Refusal::JournalFailed { reason } => {
+                write!(f, "venue halted: the journal failed ({reason})")
+            }
+        }
+    }
+}
+
+/// What leaves the sequencer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    /// An event caused by the input with sequence number `seq`.
+    Event {
+        /// The causing input's sequence number.
+        seq: u64,
+        /// The event.
+        event: Event,
+    },
+    /// An input that was refused and never applied.
+    Refused {
+        /// The input.
+        input: Input,
+        /// Why.
+        refusal: Refusal,
+    },
+}
+
+/// The producer side of the inbound ring.
+#[derive(Clone, Debug)]
+pub struct InputSender {
+    ring: Arc<ArrayQueue<Input>>,
+}
+
+impl InputSender {
+    /// Pushes `input`, retrying up to `tries` times (spinning, then yielding)
+    /// while the ring is full.
+    ///
+    /// # Errors
+    /// The ring stayed full: the input is handed back, to be answered to its
+    /// sender with [`Refusal::Busy`].
+    #[allow(
+        clippy::result_large_err,
+        reason = "handing the input back unboxed keeps the busy path allocation-free"
+    )]
+    pub fn send(&self, input: Input, tries: u32) -> Result<(), Input> {
+        let mut input = input;
+        for attempt in 0..=tries {
+            match self.ring.push(input) {
+                Ok(()) => return Ok(()),
+                Err(back) => input = back,
+            }
+            if attempt < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        Err(input)
+    }
+}
+
+/// The consumer side of the outbound ring.
+#[derive(Clone, Debug)]
+pub struct OutputReceiver {
+    ring: Arc<ArrayQueue<Output>>,
+}
+
+impl OutputReceiver {
+    /// The next output, if any.
+    #[must_use]
+    pub fn try_recv(&self) -> Option<Output> {
+        self.ring.pop()
+    }
+}
+
+/// Sequencer settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SequencerConfig {
+    /// Inbound ring capacity (inputs).
+    pub inbound_capacity: usize,
+    /// Outbound ring capacity (outputs).
+    pub outbound_capacity: usize,
+    /// Most inputs taken per duty cycle.
+    pub batch_max: usize,
+    /// Hold events until the log's durable sequence number covers their
+    /// input (`group` and `sync` durability); `false` releases them at once
+    /// (`process` durability).
+    pub gate_on_durable: bool,
+    /// Journal a clock tick this often; 0 for never.
+    pub tick_interval_ns: u64,
+}
+
+impl Default for SequencerConfig {
+    fn default() -> Self {
+        SequencerConfig {
+            inbound_capacity: 1 << 16,
+            outbound_capacity: 1 << 18,
+            batch_max: 256,
+            gate_on_durable: true,
+            tick_interval_ns: 100_000_000,
+        }
+    }
+}
+
+/// Buffers an input's events with its sequence number.
+struct Pending<'a> {
+    seq: u64,
+    queue: &'a mut VecDeque<(u64, Event)>,
+}
+
+impl EventSink for Pending<'_> {
+    #[inline]
+    fn event(&mut self, event: &Event) {
+        self.queue.push_back((self.seq, *event));
+    }
+}
+
+/// The sequencer. See the module docs.
+pub struct Sequencer<L: InputLog> {
+    engine: Engine,
+    log: L,
+    config: SequencerConfig,
+    inbound: Arc<ArrayQueue<Input>>,
+    outbound: Arc<ArrayQueue<Output>>,
+    pending: VecDeque<(u64, Event)>,
+    /// Refusals waiting for room on the outbound ring.
+    refused: VecDeque<Output>,
+    encode_buf: Vec<u8>,
+    last_time_ns: TimeNs,
+    next_tick_ns: TimeNs,
+    halted: Option<String>,
+}
+
+impl<L: InputLog> fmt::Debug for Sequencer<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sequencer")
+            .field("last_seq", &self.log.last_seq())
+            .field("durable_seq", &self.log.durable_seq())
+            .field("pending", &self.pending.len())
+            .field("halted", &self.halted)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<L: InputLog> Sequencer<L> {
+    /// A sequencer over `engine` (already recovered to `log.last_seq()`) and
+    /// `log`, with fresh rings. `last_time_ns` is the stamp of the last input
+    /// in the log (0 if empty), so that stamps continue monotonically.
+    #[must_use]
+    pub fn new(engine: Engine, log: L, config: SequencerConfig, last_time_ns: TimeNs) -> Self {
+        assert!(config.batch_max > 0, "batch_max must be positive");
+        Sequencer {
+            engine,
+            log,
+            inbound: Arc::new(ArrayQueue::new(config.inbound_capacity.max(1))),
+            outbound: Arc::new(ArrayQueue::new(config.outbound_capacity.max(1))),
+            pending: VecDeque::with_capacity(config.batch_max * 8),
+            refused: VecDeque::new(),
+            encode_buf: Vec::with_capacity(256),
+            last_time_ns,
+            next_tick_ns: 0,
+            halted: None,
+            config,
+        }
+    }
+
+    /// A producer handle for the inbound ring.
+    #[must_use]
+    pub fn sender(&self) -> InputSender {
+        InputSender {
+            ring: Arc::clone(&self.inbound),
+        }
+    }
+
+    /// A consumer handle for the outbound ring.
+    #[must_use]
+    pub fn receiver(&self) -> OutputReceiver {
+        OutputReceiver {
+            ring: Arc::clone(&self.outbound),
+        }
+    }
+
+    /// The engine (for snapshots and queries between duty cycles).
+    #[must_use]
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The log.
+    #[must_use]
+    pub fn log(&self) -> &L {
+        &self.log
+    }
+
+    /// Why the sequencer stopped taking input, if it did.
+    #[must_use]
+    pub fn halted(&self) -> Option<&str> {
+        self.halted.as_deref()
+    }
+
+    /// Events applied but not yet released.
+    #[must_use]
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// One duty cycle at wall-clock time `now_ns`; returns the number of
+    /// inputs taken plus outputs released (0 means idle).
+    pub fn do_work(&mut self, now_ns: TimeNs) -> usize {
+        let mut work = 0;
+        let now = now_ns.max(self.last_time_ns);
+        if self.config.tick_interval_ns > 0 && now >= self.next_tick_ns && self.halted.is_none() {
+            if self.next_tick_ns != 0 {
+                self.sequence(now, Input::ClockTick);
+                work += 1;
+            }
+            self.next_tick_ns = now + self.config.tick_interval_ns;
+        }
+        for _ in 0..self.config.batch_max {
+            let Some(input) = self.inbound.pop() else {
+                break;
+            };
+            self.sequence(now, input);
+            work += 1;
+        }
+        work + self.release()
+    }
+
+    /// Journals, then applies, one input.
+    fn sequence(&mut self, time_ns: TimeNs, input: Input) {
+        if let Some(reason) = &self.halted {
+            let refusal = Refusal::JournalFailed {
+                reason: reason.clone(),
+            };
+            self.refused.push_back(Output::Refused { input, refusal });
+            return;
+        }
+        self.encode_buf.clear();
+        encode_input(&input, &mut self.encode_buf);
+        let expected = self.log.last_seq() + 1;
+        match self.log.append(time_ns, &self.encode_buf) {
+            Ok(seq) => {
+                assert_eq!(seq, expected, "the log must number inputs contiguously");
+                self.last_time_ns = time_ns;
+                let mut sink = Pending {
+                    seq,
+                    queue: &mut self.pending,
+                };
+                self.engine.apply(seq, time_ns, &input, &mut sink);
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                self.halted = Some(reason.clone());
+                self.refused.push_back(Output::Refused {
+                    input,
+                    refusal: Refusal::JournalFailed { reason },
+                });
+            }
+        }
+    }
+
+    /// Moves releasable outputs to the outbound ring; returns how many.
+    fn release(&mut self) -> usize {
+        let mut released = 0;
+        while let Some(out) = self.refused.pop_front() {
+            if let Err(out) = self.outbound.push(out) {
+                self.refused.push_front(out);
+                return released;
+            }
+            released += 1;
+        }
+        let durable = if self.config.gate_on_durable {
+            self.log.durable_seq()
+        } else {
+            u64::MAX
+        };
+        while let Some(&(seq, event)) = self.pending.front() {
+            if seq > durable {
+                break;
+            }
+            if self.outbound.push(Output::Event { seq, event }).is_err() {
+                break;
+            }
+            self.pending.pop_front();
+            released += 1;
+        }
+        released
+    }
+
+    /// Takes the sequencer apart (for a graceful shutdown or a simulated crash).
+    pub fn into_parts(self) -> (Engine, L) {
+        (self.engine, self.log)
+    }
+}
+
+/// Rebuilds an engine by applying journaled inputs in order: the restart
+/// path. Events are produced and dropped (nobody is sent anything twice).
+/// Frames are `(seq, time_ns, payload)`; sequence numbers must be contiguous
+/// from `engine`'s last one plus one.
+///
+/// # Errors
+/// A payload that does not decode, or a gap in the sequence numbers, with
+/// the sequence number where it happened.
+pub fn replay<I, P>(engine: &mut Engine, from_seq: u64, frames: I) -> Result<u64, ReplayError>
+where
+    I: IntoIterator<Item = (u64, TimeNs, P)>,
+    P: AsRef<[u8]>,
+{
+    let mut expected = from_seq;
+    let mut sink = crate::event::NullSink;
+    for (seq, time_ns, payload) in frames {
+        if seq != expected {
+            return Err(ReplayError::Gap {
+                expected,
+                found: seq,
+            });
+        }
+        let input = crate::codec::decode_input(payload.as_ref())
+            .map_err(|source| ReplayError::Decode { seq, source })?;
+        engine.apply(seq, time_ns, &input, &mut sink);
+        expected += 1;
+    }
+    Ok(expected - from_seq)
+}
+
+/// Why a replay stopped.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    /// A frame's payload is not an input.
+    #[error("journaled input at sequence {seq} does not decode: {source}")]
+    Decode {
+        /// Its sequence number.
+        seq: u64,
+        /// Why.
+        source: crate::codec::DecodeError,
+    },
+    /// Sequence numbers are not contiguous.
+    #[error("journal sequence gap: expected {expected}, found {found}")]
+    Gap {
+        /// What came next in order.
+        expected: u64,
+        /// What was found.
+        found: u64,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{EngineConfig, InstrumentSpec, ParticipantSpec};
+    use crate::input::NewOrder;
+    use crate::types::{ClOrdId, InstrumentId, OrdType, ParticipantId, Side, StpMode, TimeInForce};
+
+    /// An in-memory log with a settable durable point and injectable failure.
+    #[derive(Default)]
+    struct MemLog {
+        frames: Vec<(u64, TimeNs, Vec<u8>)>,
+        durable: u64,
+        fail_from: Option<u64>,
+    }
+
+    impl InputLog for MemLog {
+        type Error = String;
+        fn append(&mut self, time_ns: TimeNs, payload: &[u8]) -> Result<u64, String> {
+            let seq = self.frames.len() as u64 + 1;
+            if self.fail_from.is_some_and(|f| seq >= f) {
+                return Err("disk full".to_owned());
+            }
+            self.frames.push((seq, time_ns, payload.to_vec()));
+            Ok(seq)
+        }
+        fn durable_seq(&self) -> u64 {
+            self.durable
+        }
+        fn last_seq(&self) -> u64 {
+            self.frames.len() as u64
+        }
+    }
+
+    fn config() -> EngineConfig {
+        EngineConfig {
+            instruments: vec![InstrumentSpec::new(InstrumentId(1), "X")],
+            participants: vec![
+                ParticipantSpec {
+                    id: ParticipantId(1),
+                    stp: StpMode::CancelResting,
+                },
+                ParticipantSpec {
+                    id: ParticipantId(2),
+                    stp: StpMode::CancelResting,
+                },
+            ],
+            ..EngineConfig::default()
+        }
+    }
+
+    fn order(n: u32, side: Side, price: i64) -> Input {
+        Input::NewOrder(NewOrder {
+            participant: ParticipantId(1 + n % 2),
+            instrument: InstrumentId(1),
+            cl_ord_id: ClOrdId::new(format!("o{n}").as_bytes()).unwrap(),
+            side,
+            ord_type: OrdType::Limit,
+            tif: TimeInForce::Gtc,
+            price_ticks: Some(price),
+            stop_price_ticks: None,
+            qty_lots: 5,
+            display_qty_lots: 0,
+            min_qty_lots: 0,
+            post_only: false,
+            expire_time_ns: None,
+        })
+    }
+
+    fn sequencer(log: MemLog, gate: bool) -> Sequencer<MemLog> {
+        let cfg = SequencerConfig {
+            inbound_capacity: 8,
+            outbound_capacity: 64,
+            batch_max: 4,
+            gate_on_durable: gate,
+            tick_interval_ns: 0,
+        };
+        Sequencer::new(Engine::new(config()).unwrap(), log, cfg, 0)
+    }
+
+    fn drain(rx: &OutputReceiver) -> Vec<Output> {
+        std::iter::from_fn(|| rx.try_recv()).collect()
+    }
+
+    #[test]
+    fn inputs_are_journaled_before_they_apply_and_events_wait_for_durability() {
+        let mut s = sequencer(MemLog::default(), true);
+        let (tx, rx) = (s.sender(), s.receiver());
+        tx.send(order(1, Side::Sell, 100), 0).unwrap();
+        tx.send(order(2, Side::Buy, 100), 0).unwrap();
+        assert_eq!(s.do_work(1_000), 2);
+        assert_eq!(s.log().frames.len(), 2, "both journaled");
+        assert_eq!(
+            s.engine().last_trade_ticks(InstrumentId(1)),
+            Some(100),
+            "and applied"
+        );
+        assert!(drain(&rx).is_empty(), "nothing leaves before it is durable");
+        s.log.durable = 1;
+        s.do_work(2_000);
+        let out = drain(&rx);
+        assert!(!out.is_empty());
+        assert!(
+            out.iter()
+                .all(|o| matches!(o, Output::Event { seq: 1, .. }))
+        );
+        s.log.durable = 2;
+        s.do_work(3_000);
+        let out = drain(&rx);
+        assert!(out.iter().any(|o| matches!(
+            o,
+            Output::Event {
+                seq: 2,
+                event: Event::Trade(_)
+            }
+        )));
+        assert_eq!(s.pending_len(), 0);
+        // The journal alone rebuilds the same state.
+        let mut fresh = Engine::new(config()).unwrap();
+        let frames = s.log().frames.clone();
+        assert_eq!(replay(&mut fresh, 1, frames), Ok(2));
+        assert_eq!(fresh.state_hash(), s.engine().state_hash());
+    }
+
+    #[test]
+    fn without_gating_events_leave_at_once_and_stamps_never_go_back() {
+        let mut s = sequencer(MemLog::default(), false);
+        let (tx, rx) = (s.sender(), s.receiver());
+        tx.send(order(1, Side::Sell, 100), 0).unwrap();
+        s.do_work(5_000);
+        tx.send(order(2, Side::Sell, 101), 0).unwrap();
+        s.do_work(4_000); // the clock went backwards
+        assert_eq!(s.log().frames[1].1, 5_000);
+        assert!(!drain(&rx).is_empty());
+    }
+
+    #[test]
+    fn a_full_ring_refuses_explicitly_and_batches_are_bounded() {
+        let mut s = sequencer(MemLog::default(), false);
+        let tx = s.sender();
+        for n in 0..8 {
+            tx.send(order(n, Side::Sell, 100 + i64::from(n)), 0)
+                .unwrap();
+        }
+        let refused = tx.send(order(9, Side::Sell, 200), 10);
+        assert_eq!(refused, Err(order(9, Side::Sell, 200)), "handed back: busy");
+        assert!(s.do_work(1) >= 4);
+        assert_eq!(s.log().frames.len(), 4, "batch_max inputs per duty cycle");
+        assert!(tx.send(order(9, Side::Sell, 200), 0).is_ok(), "room again");
+    }
+
+    #[test]
+    fn a_failed_append_halts_and_refuses_everything_after_it() {
+        let log = MemLog {
+            fail_from: Some(2),
+            ..MemLog::default()
+        };
+        let mut s = sequencer(log, false);
+        let (tx, rx) = (s.sender(), s.receiver());
+        for n in 0..3 {
+            tx.send(order(n, Side::Sell, 100), 0).unwrap();
+        }
+        s.do_work(1);
+        assert_eq!(s.halted(), Some("disk full"));
+        assert_eq!(
+            s.engine().live_order_count(),
+            1,
+            "only the journaled input applied"
+        );
+        let refusals: Vec<_> = drain(&rx)
+            .into_iter()
+            .filter_map(|o| match o {
+                Output::Refused { refusal, .. } => Some(refusal),
+                Output::Event { .. } => None,
+            })
+            .collect();
+        assert_eq!(refusals.len(), 2);
+        assert!(refusals[0].to_string().contains("venue halted"));
+    }
+
+    #[test]
+    fn clock_ticks_are_journaled_inputs() {
+        let mut s = sequencer(MemLog::default(), false);
+        s.config.tick_interval_ns = 1_000;
+        s.do_work(10_000); // arms the first tick
+        s.do_work(10_500);
+        assert_eq!(s.log().frames.len(), 0);
+        s.do_work(11_000);
+        assert_eq!(s.log().frames.len(), 1);
+        let input = crate::codec::decode_input(&s.log().frames[0].2).unwrap();
+        assert_eq!(input, Input::ClockTick);
+    }
+
+    #[test]
+    fn replay_reports_gaps_and_bad_payloads() {
+        let mut e = Engine::new(config()).unwrap();
+        let frames = vec![(2u64, 0u64, vec![6u8])];
+        assert_eq!(
+            replay(&mut e, 1, frames),
+            Err(ReplayError::Gap {
+                expected: 1,
+                found: 2
+            })
+        );
+        let frames = vec![(1u64, 0u64, vec![99u8])];
+        assert!(matches!(
+            replay(&mut e, 1, frames),
+            Err(ReplayError::Decode { seq: 1, .. })
+        ));
+    }
+}
