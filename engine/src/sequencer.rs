@@ -271,6 +271,11 @@ impl<L: InputLog> Sequencer<L> {
         &self.log
     }
 
+    /// The log, mutably (to force a sync, say).
+    pub fn log_mut(&mut self) -> &mut L {
+        &mut self.log
+    }
+
     /// Why the sequencer stopped taking input, if it did.
     #[must_use]
     pub fn halted(&self) -> Option<&str> {

@@ -1,0 +1,274 @@
+//! Running the sequencer on the journal.
+//!
+//! [`recover`] opens a journal directory (cutting a torn tail, refusing
+//! damaged durable data, as the journal's recovery rules say), replays every
+//! journaled input through a fresh engine (events are dropped: nobody is sent
+//! anything twice) and hands back the engine and the open journal, ready for
+//! a [`Sequencer`] to continue the sequence. [`JournalLog`] is the journal as
+//! the sequencer's log. [`spawn`] runs a sequencer on its own thread, pinned to
+//! a core if asked, with an [`IdleStrategy`].
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use engine::codec::INPUT_FORMAT_VERSION;
+use engine::sequencer::{InputLog, Sequencer};
+use engine::{Engine, EngineConfig, decode_input};
+use journal::{Journal, JournalConfig, JournalError, RecoveryReport};
+
+/// The journal payload type of an engine input.
+pub const PAYLOAD_TYPE_INPUT: u16 = 1;
+
+/// The journal as the sequencer's log.
+#[derive(Debug)]
+pub struct JournalLog {
+    journal: Journal,
+    /// Whether the journal's durability level is `process`, where appended is
+    /// as durable as it gets (a process crash loses nothing).
+    process_durability: bool,
+}
+
+impl JournalLog {
+    /// Wraps an open journal.
+    #[must_use]
+    pub fn new(journal: Journal) -> JournalLog {
+        let process_durability =
+            matches!(journal.config().durability, journal::Durability::Process);
+        JournalLog {
+            journal,
+            process_durability,
+        }
+    }
+
+    /// The journal.
+    #[must_use]
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    /// Mutable access (to sync, or close).
+    pub fn journal_mut(&mut self) -> &mut Journal {
+        &mut self.journal
+    }
+
+    /// Unwraps the journal.
+    #[must_use]
+    pub fn into_journal(self) -> Journal {
+        self.journal
+    }
+}
+
+impl InputLog for JournalLog {
+    type Error = JournalError;
+
+    fn append(&mut self, time_ns: u64, payload: &[u8]) -> Result<u64, JournalError> {
+        self.journal
+            .append(PAYLOAD_TYPE_INPUT, INPUT_FORMAT_VERSION, time_ns, payload)
+    }
+
+    fn durable_seq(&self) -> u64 {
+        if self.process_durability {
+            self.journal.last_seq()
+        } else {
+            self.journal.durable_seq()
+        }
+    }
+
+    fn last_seq(&self) -> u64 {
+        self.journal.last_seq()
+    }
+}
+
+/// What a restart rebuilt.
+#[derive(Debug)]
+pub struct Recovered {
+    /// The engine, in the state the journal describes.
+    pub engine: Engine,
+    /// The journal, open for appending after its last frame.
+    pub journal: Journal,
+    /// What the journal's recovery found (a cut tail, the durable mark).
+    pub report: RecoveryReport,
+    /// Inputs replayed.
+    pub replayed: u64,
+    /// The stamp of the last input (0 for an empty journal).
+    pub last_time_ns: u64,
+    /// How long the replay took.
+    pub elapsed: Duration,
+}
+
+/// Opens the journal in `dir` and replays it into a fresh engine.
+///
+/// # Errors
+/// The journal cannot be opened (its error names the segment, offset and
+/// sequence number of damaged durable data), a frame is not an engine input
+/// of a known format version, or the configuration is invalid.
+pub fn recover(
+    dir: &Path,
+    engine_config: EngineConfig,
+    journal_config: JournalConfig,
+) -> Result<Recovered> {
+    let started = Instant::now();
+    let journal = Journal::open(dir, journal_config)
+        .with_context(|| format!("cannot open the journal in {}", dir.display()))?;
+    let report = journal.recovery().clone();
+    let mut engine = Engine::new(engine_config).context("invalid engine configuration")?;
+    let mut reader = journal.reader().context("cannot read the journal")?;
+    let mut sink = engine::NullSink;
+    let mut replayed = 0u64;
+    let mut last_time_ns = 0;
+    while let Some(frame) = reader.next_frame().context("cannot read the journal")? {
+        if frame.payload_type != PAYLOAD_TYPE_INPUT {
+            bail!(
+                "journal frame {} has payload type {}, not an engine input ({PAYLOAD_TYPE_INPUT})",
+                frame.seq,
+                frame.payload_type
+            );
+        }
+        if frame.format_version != INPUT_FORMAT_VERSION {
+            bail!(
+                "journal frame {} has input format version {}; this build reads version {INPUT_FORMAT_VERSION}",
+                frame.seq,
+                frame.format_version
+            );
+        }
+        let input = decode_input(frame.payload)
+            .with_context(|| format!("journal frame {} is not a valid input", frame.seq))?;
+        engine.apply(frame.seq, frame.time_ns, &input, &mut sink);
+        replayed += 1;
+        last_time_ns = frame.time_ns;
+    }
+    if replayed != journal.last_seq() {
+        bail!(
+            "replayed {replayed} inputs but the journal's last sequence number is {}",
+            journal.last_seq()
+        );
+    }
+    Ok(Recovered {
+        engine,
+        journal,
+        report,
+        replayed,
+        last_time_ns,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// What the loop thread does when a duty cycle found nothing to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdleStrategy {
+    /// Spin: lowest latency, one core at 100%.
+    BusySpin,
+    /// Spin `spins` times, then yield `yields` times, then park for
+    /// `park_us` microseconds at a time (the default on small machines).
+    Backoff {
+        /// Empty cycles spent spinning.
+        spins: u32,
+        /// Empty cycles spent yielding after that.
+        yields: u32,
+        /// Park duration after that.
+        park_us: u64,
+    },
+}
+
+impl Default for IdleStrategy {
+    fn default() -> Self {
+        IdleStrategy::Backoff {
+            spins: 1_000,
+            yields: 100,
+            park_us: 50,
+        }
+    }
+}
+
+/// The state of an idle strategy across empty duty cycles.
+#[derive(Debug)]
+pub struct Idler {
+    strategy: IdleStrategy,
+    empty_cycles: u64,
+}
+
+impl Idler {
+    /// A fresh idler.
+    #[must_use]
+    pub fn new(strategy: IdleStrategy) -> Idler {
+        Idler {
+            strategy,
+            empty_cycles: 0,
+        }
+    }
+
+    /// Called after each duty cycle with the work it did.
+    pub fn idle(&mut self, work: usize) {
+        if work > 0 {
+            self.empty_cycles = 0;
+            return;
+        }
+        self.empty_cycles += 1;
+        match self.strategy {
+            IdleStrategy::BusySpin => std::hint::spin_loop(),
+            IdleStrategy::Backoff {
+                spins,
+                yields,
+                park_us,
+            } => {
+                if self.empty_cycles <= u64::from(spins) {
+                    std::hint::spin_loop();
+                } else if self.empty_cycles <= u64::from(spins) + u64::from(yields) {
+                    std::thread::yield_now();
+                } else {
+                    std::thread::park_timeout(Duration::from_micros(park_us));
+                }
+            }
+        }
+    }
+}
+
+/// Nanoseconds since the Unix epoch from the system clock (read once per
+/// duty cycle by the loop; the engine itself never reads a clock).
+#[must_use]
+pub fn wall_clock_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Runs `sequencer` on a new thread named `venue-seq` until `stop` is set,
+/// then returns it (for a final snapshot or a clean close). Pins the thread
+/// to `core` if given; where pinning is impossible it warns and runs anyway.
+///
+/// # Errors
+/// The thread could not be spawned.
+pub fn spawn<L: InputLog + Send + 'static>(
+    mut sequencer: Sequencer<L>,
+    core: Option<usize>,
+    idle: IdleStrategy,
+    stop: Arc<AtomicBool>,
+) -> Result<JoinHandle<Sequencer<L>>> {
+    std::thread::Builder::new()
+        .name("venue-seq".to_owned())
+        .spawn(move || {
+            if let Some(core) = core {
+                let pinned = core_affinity::get_core_ids()
+                    .and_then(|ids| ids.into_iter().find(|c| c.id == core))
+                    .is_some_and(core_affinity::set_for_current);
+                if !pinned {
+                    eprintln!(
+                        "warning: could not pin the sequencer to core {core}; running unpinned"
+                    );
+                }
+            }
+            let mut idler = Idler::new(idle);
+            while !stop.load(Ordering::Acquire) {
+                let work = sequencer.do_work(wall_clock_ns());
+                idler.idle(work);
+            }
+            // Release what is already durable before handing back.
+            sequencer.do_work(wall_clock_ns());
+            sequencer
+        })
+        .context("cannot spawn the sequencer thread")
+}
