@@ -2,7 +2,10 @@
 //! venue. The binary (`src/main.rs`) and the integration tests use it.
 //!
 //! - [`runtime`]: the journal as the sequencer's [`engine::sequencer::InputLog`],
-//!   restart by replay, idle strategies and the pinned loop thread.
+//!   restart from the newest good snapshot plus the journal after it, idle
+//!   strategies and the pinned loop thread.
+//! - [`snapshot`]: engine snapshots on disk.
 #![forbid(unsafe_code)]
 
 pub mod runtime;
+pub mod snapshot;

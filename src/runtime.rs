@@ -86,6 +86,10 @@ impl InputLog for JournalLog {
 /// What a restart rebuilt.
 #[derive(Debug)]
 pub struct Recovered {
+    /// The snapshot it started from (its last sequence number), if any.
+    pub from_snapshot: Option<u64>,
+    /// Snapshots skipped (damaged, or beyond the journal), one line each.
+    pub warnings: Vec<String>,
     /// The engine, in the state the journal describes.
     pub engine: Engine,
     /// The journal, open for appending after its last frame.
@@ -100,14 +104,17 @@ pub struct Recovered {
     pub elapsed: Duration,
 }
 
-/// Opens the journal in `dir` and replays it into a fresh engine.
+/// Opens the journal in `dir`, loads the newest good snapshot from
+/// `snapshots` (if given and any), and replays the journal after it.
 ///
 /// # Errors
 /// The journal cannot be opened (its error names the segment, offset and
 /// sequence number of damaged durable data), a frame is not an engine input
-/// of a known format version, or the configuration is invalid.
+/// of a known format version, or the configuration is invalid. A damaged
+/// snapshot is not an error: it is skipped, with a warning.
 pub fn recover(
     dir: &Path,
+    snapshots: Option<&Path>,
     engine_config: EngineConfig,
     journal_config: JournalConfig,
 ) -> Result<Recovered> {
@@ -115,11 +122,26 @@ pub fn recover(
     let journal = Journal::open(dir, journal_config)
         .with_context(|| format!("cannot open the journal in {}", dir.display()))?;
     let report = journal.recovery().clone();
-    let mut engine = Engine::new(engine_config).context("invalid engine configuration")?;
+    let (snapshot, warnings) = match snapshots {
+        Some(s) => crate::snapshot::load_newest(s, &engine_config, journal.last_seq())?,
+        None => (None, Vec::new()),
+    };
+    let from_snapshot = snapshot.as_ref().map(|s| s.seq);
+    let (mut engine, mut last_time_ns) = match snapshot {
+        Some(s) => (s.engine, s.time_ns),
+        None => (
+            Engine::new(engine_config).context("invalid engine configuration")?,
+            0,
+        ),
+    };
     let mut reader = journal.reader().context("cannot read the journal")?;
+    if let Some(seq) = from_snapshot {
+        reader
+            .seek_seq(seq + 1)
+            .with_context(|| format!("cannot find sequence {} in the journal", seq + 1))?;
+    }
     let mut sink = engine::NullSink;
     let mut replayed = 0u64;
-    let mut last_time_ns = 0;
     while let Some(frame) = reader.next_frame().context("cannot read the journal")? {
         if frame.payload_type != PAYLOAD_TYPE_INPUT {
             bail!(
@@ -141,13 +163,16 @@ pub fn recover(
         replayed += 1;
         last_time_ns = frame.time_ns;
     }
-    if replayed != journal.last_seq() {
+    if from_snapshot.unwrap_or(0) + replayed != journal.last_seq() {
         bail!(
-            "replayed {replayed} inputs but the journal's last sequence number is {}",
+            "replayed {replayed} inputs after sequence {} but the journal's last sequence number is {}",
+            from_snapshot.unwrap_or(0),
             journal.last_seq()
         );
     }
     Ok(Recovered {
+        from_snapshot,
+        warnings,
         engine,
         journal,
         report,

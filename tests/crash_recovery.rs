@@ -7,6 +7,10 @@
 //! and the driver resumes with the first input the journal does not hold (a
 //! client retrying what was never acknowledged).
 //!
+//! Snapshots are taken now and then (of durable state only), and a crash
+//! sometimes damages the newest one: recovery must then fall back to an older
+//! snapshot or a full replay and still arrive at the same state.
+//!
 //! Checked: the final state hash equals the uninterrupted run's; no trade id is
 //! ever released twice; every released trade is the uninterrupted run's trade
 //! with that id; and nothing is released before its input is durable.
@@ -26,6 +30,7 @@ use journal::{Durability, JournalConfig};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use venue::runtime::{JournalLog, recover};
+use venue::snapshot;
 
 const INPUTS: usize = 3_000;
 const T0: u64 = 1_800_000_000_000_000_000;
@@ -131,8 +136,23 @@ impl Released {
     }
 }
 
-fn start(dir: &Path) -> Sequencer<JournalLog> {
-    let r = recover(dir, engine_config(), journal_config()).expect("recovers");
+/// How restarts went.
+#[derive(Default, Debug)]
+struct Restarts {
+    from_snapshot: usize,
+    warnings: usize,
+}
+
+fn start(dir: &Path, restarts: &mut Restarts) -> Sequencer<JournalLog> {
+    let r = recover(
+        &dir.join("journal"),
+        Some(&dir.join("snapshots")),
+        engine_config(),
+        journal_config(),
+    )
+    .expect("recovers");
+    restarts.from_snapshot += usize::from(r.from_snapshot.is_some());
+    restarts.warnings += r.warnings.len();
     Sequencer::new(
         r.engine,
         JournalLog::new(r.journal),
@@ -145,6 +165,7 @@ fn start(dir: &Path) -> Sequencer<JournalLog> {
 /// each, until `until` inputs are journaled.
 fn feed(
     seq: &mut Sequencer<JournalLog>,
+    dir: &Path,
     inputs: &[Input],
     until: usize,
     out: &mut Released,
@@ -156,8 +177,19 @@ fn feed(
         tx.send(inputs[next], 1_000).expect("ring has room");
         seq.do_work(T0 + next as u64 * 1_000);
         if rng.random_bool(0.02) {
-            seq.log_mut().journal_mut().sync().expect("sync");
+            let durable = seq.log_mut().journal_mut().sync().expect("sync");
             seq.do_work(T0 + next as u64 * 1_000);
+            if rng.random_bool(0.3) {
+                // Only durable state is snapshotted.
+                assert_eq!(durable, seq.log().journal().last_seq());
+                snapshot::write(
+                    &dir.join("snapshots"),
+                    seq.engine(),
+                    durable,
+                    seq.last_time_ns(),
+                )
+                .expect("snapshot");
+            }
         }
         out.take(seq);
     }
@@ -171,9 +203,33 @@ fn settle(seq: &mut Sequencer<JournalLog>, out: &mut Released) {
     assert_eq!(seq.pending_len(), 0);
 }
 
-/// The image a crash now would leave, in `to`; with `power_cut`, without
-/// what was not yet durable.
-fn crash_image(from: &Path, to: &Path, power_cut: bool) {
+/// The image a crash now would leave, in `to`: the snapshots (written and
+/// synced whole), the newest one damaged if `damage_snapshot`, and the
+/// journal; with `power_cut`, without what was not yet durable.
+fn crash_image(from: &Path, to: &Path, power_cut: bool, damage_snapshot: bool) {
+    let snaps = to.join("snapshots");
+    fs::create_dir_all(&snaps).unwrap();
+    let mut newest: Option<PathBuf> = None;
+    if let Ok(entries) = fs::read_dir(from.join("snapshots")) {
+        for entry in entries {
+            let entry = entry.unwrap();
+            let target = snaps.join(entry.file_name());
+            fs::copy(entry.path(), &target).unwrap();
+            if newest.as_ref().is_none_or(|n| target > *n) {
+                newest = Some(target);
+            }
+        }
+    }
+    if damage_snapshot && let Some(n) = newest {
+        let mut bytes = fs::read(&n).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x20;
+        fs::write(&n, bytes).unwrap();
+    }
+    journal_image(&from.join("journal"), &to.join("journal"), power_cut);
+}
+
+fn journal_image(from: &Path, to: &Path, power_cut: bool) {
     fs::create_dir_all(to).unwrap();
     for entry in fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
@@ -234,14 +290,17 @@ fn run(seed: u64) {
     let inputs = workload(seed);
     let tmp = tempfile::tempdir().unwrap();
 
-    let mut calm = start(&tmp.path().join("calm"));
+    let calm_dir = tmp.path().join("calm");
+    let mut calm = start(&calm_dir, &mut Restarts::default());
     let mut calm_out = Released::default();
+    let mut calm_rng = StdRng::seed_from_u64(seed);
     feed(
         &mut calm,
+        &calm_dir,
         &inputs,
         INPUTS,
         &mut calm_out,
-        &mut StdRng::seed_from_u64(seed),
+        &mut calm_rng,
     );
     settle(&mut calm, &mut calm_out);
     let calm_hash = calm.engine().state_hash();
@@ -250,29 +309,36 @@ fn run(seed: u64) {
     let mut out = Released::default();
     let mut generation = 0;
     let mut dir = tmp.path().join("crash-0");
-    let mut seq = start(&dir);
+    let mut restarts = Restarts::default();
+    let mut seq = start(&dir, &mut restarts);
     let mut crashes = 0;
     let mut lost_to_power_cuts = 0;
     while (seq.log().journal().last_seq() as usize) < INPUTS {
         let done = seq.log().journal().last_seq() as usize;
         let until = (done + rng.random_range(1..400)).min(INPUTS);
-        feed(&mut seq, &inputs, until, &mut out, &mut rng);
+        feed(&mut seq, &dir, &inputs, until, &mut out, &mut rng);
         if until == INPUTS {
             break;
         }
         generation += 1;
         let next = tmp.path().join(format!("crash-{generation}"));
-        crash_image(&dir, &next, rng.random_bool(0.5));
+        crash_image(&dir, &next, rng.random_bool(0.5), rng.random_bool(0.2));
         drop(seq);
         dir = next;
-        seq = start(&dir);
+        seq = start(&dir, &mut restarts);
         lost_to_power_cuts += until - seq.log().journal().last_seq() as usize;
         crashes += 1;
     }
-    eprintln!("  {crashes} crashes; {lost_to_power_cuts} unsynced inputs lost and fed again");
+    eprintln!(
+        "  {crashes} crashes; {lost_to_power_cuts} unsynced inputs lost and fed again; {restarts:?}"
+    );
     assert!(
         lost_to_power_cuts > 0,
         "seed {seed}: no power cut lost anything"
+    );
+    assert!(
+        restarts.from_snapshot > 0,
+        "seed {seed}: no restart used a snapshot"
     );
     settle(&mut seq, &mut out);
     assert!(crashes >= 3, "seed {seed}: only {crashes} crashes");

@@ -58,7 +58,7 @@ fn order(n: u32, side: Side) -> Input {
 #[test]
 fn a_threaded_loop_journals_applies_answers_and_restarts() {
     let dir = tempfile::tempdir().unwrap();
-    let r = recover(dir.path(), engine_config(), journal_config()).unwrap();
+    let r = recover(dir.path(), None, engine_config(), journal_config()).unwrap();
     assert_eq!(r.replayed, 0);
     let seq = Sequencer::new(
         r.engine,
@@ -100,7 +100,7 @@ fn a_threaded_loop_journals_applies_answers_and_restarts() {
     let (_, log) = seq.into_parts();
     log.into_journal().close().unwrap();
 
-    let r = recover(dir.path(), engine_config(), journal_config()).unwrap();
+    let r = recover(dir.path(), None, engine_config(), journal_config()).unwrap();
     assert_eq!(r.replayed, 200);
     assert_eq!(
         r.engine.state_hash(),
@@ -116,7 +116,7 @@ fn a_journal_of_something_else_is_refused_clearly() {
     let mut j = Journal::open(dir.path(), journal_config()).unwrap();
     j.append(42, 1, 1, b"not an input").unwrap();
     j.close().unwrap();
-    let err = recover(dir.path(), engine_config(), journal_config()).unwrap_err();
+    let err = recover(dir.path(), None, engine_config(), journal_config()).unwrap_err();
     let text = format!("{err:#}");
     assert!(text.contains("payload type 42"), "{text}");
     // A frame of the right type with bytes that are not an input.
@@ -125,7 +125,7 @@ fn a_journal_of_something_else_is_refused_clearly() {
     j.append(venue::runtime::PAYLOAD_TYPE_INPUT, 1, 1, &[99, 1, 2])
         .unwrap();
     j.close().unwrap();
-    let err = recover(dir.path(), engine_config(), journal_config()).unwrap_err();
+    let err = recover(dir.path(), None, engine_config(), journal_config()).unwrap_err();
     let text = format!("{err:#}");
     assert!(text.contains("frame 1 is not a valid input"), "{text}");
 }

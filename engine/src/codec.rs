@@ -480,6 +480,13 @@ const LOCATOR_SPAN_MAX: u64 = 1 << 28;
 /// Minimum encoded size of one order record, for count checks.
 const ORDER_BYTES_MIN: usize = 8 + 4 + 4 + 3 + 3 + 1 + 6 * 8 + 16 + 1 + 4 + 3 + 8;
 
+/// The state hash of an encoded state: what [`crate::Engine::state_hash`]
+/// returns for the engine that [`crate::Engine::snapshot`] encoded.
+#[must_use]
+pub fn state_hash_of(encoded_state: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(encoded_state)
+}
+
 /// Appends the canonical encoding of the engine's state to `out`.
 pub(crate) fn encode_state(e: &Engine, out: &mut Vec<u8>) {
     let mut w = Writer(out);

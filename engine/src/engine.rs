@@ -358,7 +358,7 @@ impl Engine {
     /// is that of the canonical state encoding ([`Engine::snapshot`]).
     #[must_use]
     pub fn state_hash(&self) -> u64 {
-        xxhash_rust::xxh3::xxh3_64(&self.snapshot())
+        crate::codec::state_hash_of(&self.snapshot())
     }
 
     /// The whole state in its canonical, versioned binary encoding (see

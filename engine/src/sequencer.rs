@@ -276,6 +276,12 @@ impl<L: InputLog> Sequencer<L> {
         &mut self.log
     }
 
+    /// The stamp of the last input journaled.
+    #[must_use]
+    pub fn last_time_ns(&self) -> TimeNs {
+        self.last_time_ns
+    }
+
     /// Why the sequencer stopped taking input, if it did.
     #[must_use]
     pub fn halted(&self) -> Option<&str> {

@@ -1,0 +1,234 @@
+//! Engine snapshots on disk: the whole engine state at a sequence number, so
+//! that a restart replays only the journal after it.
+//!
+//! A snapshot is one file, `snapshot-<seq, 20 digits>.snap`, in the
+//! snapshot directory:
+//!
+//! ```text
+//! offset  size  field
+//!      0     8  magic "VENUSNAP"
+//!      8     2  file format version (1), little-endian
+//!     10     8  sequence number of the last input applied
+//!     18     8  that input's time, ns since the Unix epoch
+//!     26     8  the engine's state_hash() at that point
+//!     34     8  body length in bytes
+//!     42     n  body: Engine::snapshot() (its own versioned encoding)
+//!   42+n     4  CRC32C of every byte before it
+//! ```
+//!
+//! It is written to `*.tmp`, synced, renamed into place, and the directory is
+//! synced, so a crash leaves either the old set of snapshots or the new one.
+//! Loading tries the newest first; a file that is damaged (length, checksum,
+//! decode, or a state hash that does not match its header) is skipped with a
+//! warning for the next older one, down to none (a full replay).
+//!
+//! A snapshot must only be taken of inputs that are durable in the journal:
+//! otherwise a power cut could leave a snapshot ahead of the journal. The
+//! loader refuses such a snapshot (its sequence number is beyond the
+//! journal's end) with a warning.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use engine::{Engine, EngineConfig};
+
+const MAGIC: [u8; 8] = *b"VENUSNAP";
+const VERSION: u16 = 1;
+const HEADER_LEN: usize = 42;
+
+/// A snapshot found on disk and loaded.
+#[derive(Debug)]
+pub struct LoadedSnapshot {
+    /// The engine as it stood.
+    pub engine: Engine,
+    /// The last input it includes.
+    pub seq: u64,
+    /// That input's time.
+    pub time_ns: u64,
+    /// The file.
+    pub path: PathBuf,
+}
+
+fn file_name(seq: u64) -> String {
+    format!("snapshot-{seq:020}.snap")
+}
+
+/// Writes a snapshot of `engine` after input `seq` (stamped `time_ns`) into
+/// `dir`, atomically. Returns its path.
+///
+/// # Errors
+/// The directory or file cannot be written or synced.
+pub fn write(dir: &Path, engine: &Engine, seq: u64, time_ns: u64) -> Result<PathBuf> {
+    fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create snapshot directory {}", dir.display()))?;
+    let body = engine.snapshot();
+    let mut bytes = Vec::with_capacity(HEADER_LEN + body.len() + 4);
+    bytes.extend_from_slice(&MAGIC);
+    bytes.extend_from_slice(&VERSION.to_le_bytes());
+    bytes.extend_from_slice(&seq.to_le_bytes());
+    bytes.extend_from_slice(&time_ns.to_le_bytes());
+    bytes.extend_from_slice(&engine::codec::state_hash_of(&body).to_le_bytes());
+    bytes.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&body);
+    let crc = crc32c::crc32c(&bytes);
+    bytes.extend_from_slice(&crc.to_le_bytes());
+
+    let path = dir.join(file_name(seq));
+    let tmp = path.with_extension("tmp");
+    let mut f = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    f.write_all(&bytes)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    fs::rename(&tmp, &path).with_context(|| format!("cannot rename {}", tmp.display()))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("cannot sync {}", dir.display()))?;
+    Ok(path)
+}
+
+/// Snapshot files in `dir`, newest first.
+fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
+    let mut found = Vec::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(found),
+        Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
+    };
+    for entry in entries {
+        let path = entry
+            .with_context(|| format!("cannot list {}", dir.display()))?
+            .path();
+        let seq = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("snapshot-"))
+            .and_then(|n| n.strip_suffix(".snap"))
+            .and_then(|n| n.parse::<u64>().ok());
+        if let Some(seq) = seq {
+            found.push((seq, path));
+        }
+    }
+    found.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    Ok(found)
+}
+
+fn load_one(path: &Path, config: &EngineConfig) -> Result<LoadedSnapshot> {
+    let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.len() < HEADER_LEN + 4 {
+        bail!("{} is truncated ({} bytes)", path.display(), bytes.len());
+    }
+    let (data, crc) = bytes.split_at(bytes.len() - 4);
+    let stored = u32::from_le_bytes(crc.try_into().expect("4 bytes"));
+    if crc32c::crc32c(data) != stored {
+        bail!("{} fails its checksum", path.display());
+    }
+    let word = |at: usize| u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes"));
+    if data[..8] != MAGIC {
+        bail!("{} is not a venue snapshot", path.display());
+    }
+    let version = u16::from_le_bytes([data[8], data[9]]);
+    if version != VERSION {
+        bail!(
+            "{} has snapshot format version {version}; this build reads {VERSION}",
+            path.display()
+        );
+    }
+    let (seq, time_ns, hash, body_len) = (word(10), word(18), word(26), word(34));
+    if body_len != (data.len() - HEADER_LEN) as u64 {
+        bail!(
+            "{} has a body length that does not match its size",
+            path.display()
+        );
+    }
+    let engine = Engine::restore(config.clone(), &data[HEADER_LEN..])
+        .with_context(|| format!("{} does not decode", path.display()))?;
+    if engine.state_hash() != hash {
+        bail!(
+            "{} restores to a state whose hash does not match its header",
+            path.display()
+        );
+    }
+    Ok(LoadedSnapshot {
+        engine,
+        seq,
+        time_ns,
+        path: path.to_owned(),
+    })
+}
+
+/// Loads the newest good snapshot in `dir` at or before `journal_last_seq`.
+/// Every snapshot skipped is reported in the returned warnings.
+///
+/// # Errors
+/// Only when the directory cannot be listed; bad files are warnings.
+pub fn load_newest(
+    dir: &Path,
+    config: &EngineConfig,
+    journal_last_seq: u64,
+) -> Result<(Option<LoadedSnapshot>, Vec<String>)> {
+    let mut warnings = Vec::new();
+    for (seq, path) in list(dir)? {
+        if seq > journal_last_seq {
+            warnings.push(format!(
+                "skipping snapshot {}: it is at sequence {seq}, beyond the journal's last ({journal_last_seq})",
+                path.display()
+            ));
+            continue;
+        }
+        match load_one(&path, config) {
+            Ok(s) => return Ok((Some(s), warnings)),
+            Err(e) => warnings.push(format!("skipping damaged snapshot: {e:#}")),
+        }
+    }
+    Ok((None, warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::{InstrumentId, InstrumentSpec, ParticipantId, ParticipantSpec, StpMode};
+
+    fn config() -> EngineConfig {
+        EngineConfig {
+            instruments: vec![InstrumentSpec::new(InstrumentId(1), "X")],
+            participants: vec![ParticipantSpec {
+                id: ParticipantId(1),
+                stp: StpMode::None,
+            }],
+            ..EngineConfig::default()
+        }
+    }
+
+    #[test]
+    fn newest_good_snapshot_wins_and_damage_falls_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::new(config()).unwrap();
+        let old = write(dir.path(), &e, 10, 1).unwrap();
+        let new = write(dir.path(), &e, 20, 2).unwrap();
+        let (s, w) = load_newest(dir.path(), &config(), 100).unwrap();
+        assert_eq!(s.map(|s| (s.seq, s.path)), Some((20, new.clone())));
+        assert!(w.is_empty());
+        // Beyond the journal: skipped with a warning.
+        let (s, w) = load_newest(dir.path(), &config(), 15).unwrap();
+        assert_eq!(s.map(|s| s.seq), Some(10));
+        assert!(w[0].contains("beyond the journal"), "{w:?}");
+        // A flipped byte: the older one is used, with a warning.
+        let mut bytes = fs::read(&new).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 1;
+        fs::write(&new, bytes).unwrap();
+        let (s, w) = load_newest(dir.path(), &config(), 100).unwrap();
+        assert_eq!(s.map(|s| (s.seq, s.path)), Some((10, old.clone())));
+        assert!(w[0].contains("checksum"), "{w:?}");
+        // Truncated, and not a snapshot at all.
+        fs::write(&old, b"short").unwrap();
+        let (s, w) = load_newest(dir.path(), &config(), 100).unwrap();
+        assert!(s.is_none());
+        assert_eq!(w.len(), 2);
+        // No directory: no snapshot, no error.
+        let (s, _) = load_newest(&dir.path().join("none"), &config(), 100).unwrap();
+        assert!(s.is_none());
+    }
+}
