@@ -110,7 +110,7 @@ fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
             found.push((seq, path));
         }
     }
-    found.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    found.sort_unstable_by_key(|f| std::cmp::Reverse(f.0));
     Ok(found)
 }
 
