@@ -159,6 +159,7 @@ pub fn recover(
         }
         let input = decode_input(frame.payload)
             .with_context(|| format!("journal frame {} is not a valid input", frame.seq))?;
+        engine::sequencer::check_checkpoint(&engine, frame.seq, &input)?;
         engine.apply(frame.seq, frame.time_ns, &input, &mut sink);
         replayed += 1;
         last_time_ns = frame.time_ns;

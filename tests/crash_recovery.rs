@@ -68,6 +68,8 @@ fn seq_config() -> SequencerConfig {
         batch_max: 16,
         gate_on_durable: true,
         tick_interval_ns: 0,
+        // Checkpoints are journaled, and every restart verifies them.
+        checkpoint_every_inputs: 97,
     }
 }
 
@@ -163,27 +165,50 @@ fn start(dir: &Path, restarts: &mut Restarts) -> Sequencer<JournalLog> {
 
 /// Feeds inputs from the journal's next sequence number on, one duty cycle
 /// each, until `until` inputs are journaled.
+/// How many workload inputs (not checkpoints) the journal holds: where a
+/// client resumes.
+fn journaled_inputs(seq: &Sequencer<JournalLog>) -> usize {
+    let mut reader = seq.log().journal().reader().unwrap();
+    let mut n = 0;
+    while let Some(f) = reader.next_frame().unwrap() {
+        let input = engine::decode_input(f.payload).unwrap();
+        n += usize::from(!matches!(input, Input::Checkpoint { .. }));
+    }
+    n
+}
+
+/// Where the driver is.
+struct Driver<'a> {
+    dir: &'a Path,
+    inputs: &'a [Input],
+    /// Workload inputs journaled so far.
+    fed: usize,
+}
+
+/// Feeds workload inputs up to `until`, one duty cycle each.
 fn feed(
     seq: &mut Sequencer<JournalLog>,
-    dir: &Path,
-    inputs: &[Input],
+    d: &mut Driver<'_>,
     until: usize,
     out: &mut Released,
     rng: &mut StdRng,
 ) {
     let tx = seq.sender();
-    while (seq.log().journal().last_seq() as usize) < until {
-        let next = seq.log().journal().last_seq() as usize;
-        tx.send(inputs[next], 1_000).expect("ring has room");
+    while d.fed < until {
+        let next = d.fed;
+        tx.send(d.inputs[next], 1_000).expect("ring has room");
         seq.do_work(T0 + next as u64 * 1_000);
+        d.fed += 1;
         if rng.random_bool(0.02) {
-            let durable = seq.log_mut().journal_mut().sync().expect("sync");
+            seq.log_mut().journal_mut().sync().expect("sync");
             seq.do_work(T0 + next as u64 * 1_000);
+            // The duty cycle may have journaled a checkpoint: sync again.
+            let durable = seq.log_mut().journal_mut().sync().expect("sync");
             if rng.random_bool(0.3) {
                 // Only durable state is snapshotted.
                 assert_eq!(durable, seq.log().journal().last_seq());
                 snapshot::write(
-                    &dir.join("snapshots"),
+                    &d.dir.join("snapshots"),
                     seq.engine(),
                     durable,
                     seq.last_time_ns(),
@@ -294,10 +319,14 @@ fn run(seed: u64) {
     let mut calm = start(&calm_dir, &mut Restarts::default());
     let mut calm_out = Released::default();
     let mut calm_rng = StdRng::seed_from_u64(seed);
+    let mut calm_driver = Driver {
+        dir: &calm_dir,
+        inputs: &inputs,
+        fed: 0,
+    };
     feed(
         &mut calm,
-        &calm_dir,
-        &inputs,
+        &mut calm_driver,
         INPUTS,
         &mut calm_out,
         &mut calm_rng,
@@ -313,10 +342,15 @@ fn run(seed: u64) {
     let mut seq = start(&dir, &mut restarts);
     let mut crashes = 0;
     let mut lost_to_power_cuts = 0;
-    while (seq.log().journal().last_seq() as usize) < INPUTS {
-        let done = seq.log().journal().last_seq() as usize;
-        let until = (done + rng.random_range(1..400)).min(INPUTS);
-        feed(&mut seq, &dir, &inputs, until, &mut out, &mut rng);
+    let mut fed = 0;
+    while fed < INPUTS {
+        let until = (fed + rng.random_range(1..400)).min(INPUTS);
+        let mut driver = Driver {
+            dir: &dir,
+            inputs: &inputs,
+            fed,
+        };
+        feed(&mut seq, &mut driver, until, &mut out, &mut rng);
         if until == INPUTS {
             break;
         }
@@ -326,7 +360,8 @@ fn run(seed: u64) {
         drop(seq);
         dir = next;
         seq = start(&dir, &mut restarts);
-        lost_to_power_cuts += until - seq.log().journal().last_seq() as usize;
+        fed = journaled_inputs(&seq);
+        lost_to_power_cuts += until - fed;
         crashes += 1;
     }
     eprintln!(

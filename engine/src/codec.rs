@@ -7,7 +7,8 @@
 //!
 //! # Input, format version [`INPUT_FORMAT_VERSION`]
 //! ```text
-//! u8 tag: 1 NewOrder, 2 Cancel, 3 Replace, 4 MassCancel, 5 OrderStatus, 6 ClockTick
+//! u8 tag: 1 NewOrder, 2 Cancel, 3 Replace, 4 MassCancel, 5 OrderStatus, 6 ClockTick,
+//!         7 Checkpoint
 //! NewOrder:    u32 participant, u32 instrument, ClOrdId, u8 side, u8 ord_type,
 //!              u8 tif, u8 flags (1 price, 2 stop price, 4 post-only, 8 expire),
 //!              [i64 price], [i64 stop price], u64 qty, u64 display qty,
@@ -19,6 +20,7 @@
 //!              [u32 instrument], [u8 side]
 //! OrderStatus: u32 participant, OrderRef
 //! ClockTick:   nothing
+//! Checkpoint:  u64 state hash (tag 7)
 //! ClOrdId:     u8 length (0..=40), bytes (printable ASCII; length 0 only where
 //!              an id is optional)
 //! OrderRef:    u8 1 + ClOrdId, or u8 2 + u64 OrderId
@@ -244,6 +246,7 @@ const IN_REPLACE: u8 = 3;
 const IN_MASS_CANCEL: u8 = 4;
 const IN_STATUS: u8 = 5;
 const IN_TICK: u8 = 6;
+const IN_CHECKPOINT: u8 = 7;
 
 /// Appends the encoding of `input` to `out`.
 pub fn encode_input(input: &Input, out: &mut Vec<u8>) {
@@ -305,6 +308,10 @@ pub fn encode_input(input: &Input, out: &mut Vec<u8>) {
             w.order_ref(&s.target);
         }
         Input::ClockTick => w.u8(IN_TICK),
+        Input::Checkpoint { state_hash } => {
+            w.u8(IN_CHECKPOINT);
+            w.u64(*state_hash);
+        }
     }
 }
 
@@ -405,6 +412,9 @@ pub fn decode_input(bytes: &[u8]) -> Result<Input, DecodeError> {
             target: r.order_ref()?,
         }),
         IN_TICK => Input::ClockTick,
+        IN_CHECKPOINT => Input::Checkpoint {
+            state_hash: r.u64()?,
+        },
         _ => return r.err("unknown input tag"),
     };
     r.finish()?;

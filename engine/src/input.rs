@@ -120,6 +120,13 @@ pub enum Input {
     /// Time passes: expire Day and GTD orders whose time has come, and forget
     /// the previous trading day's finished orders. The time is the input's.
     ClockTick,
+    /// A checkpoint: the engine's `state_hash()` just before this input, as
+    /// the sequencer computed it live. Applying it changes nothing; a replay
+    /// compares its own hash at this point and reports a divergence.
+    Checkpoint {
+        /// The live engine's state hash before this input.
+        state_hash: u64,
+    },
 }
 
 impl Input {
@@ -132,7 +139,7 @@ impl Input {
             Input::Replace(r) => Some(r.participant),
             Input::MassCancel(m) => Some(m.participant),
             Input::OrderStatus(s) => Some(s.participant),
-            Input::ClockTick => None,
+            Input::ClockTick | Input::Checkpoint { .. } => None,
         }
     }
 }

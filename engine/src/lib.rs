@@ -139,6 +139,10 @@
 //!   empty or `OrderId::NONE`), instrument 0, side buy, type limit, GTC, no
 //!   prices and zero quantities.
 //!
+//! ## Checkpoint
+//! Changes nothing and emits nothing. It carries the live engine's
+//! `state_hash()` before it, for replays to compare.
+//!
 //! ## Clock tick
 //! Live orders (resting or stops) whose expire time is at or before the tick's
 //! time expire in (expire time, `OrderId`) order: `ExecType::Expired`, then the

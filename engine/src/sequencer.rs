@@ -167,6 +167,9 @@ pub struct SequencerConfig {
     pub gate_on_durable: bool,
     /// Journal a clock tick this often; 0 for never.
     pub tick_interval_ns: u64,
+    /// Journal a checkpoint (the engine's state hash) after this many
+    /// inputs; 0 for never. Each costs one pass over the engine state.
+    pub checkpoint_every_inputs: u64,
 }
 
 impl Default for SequencerConfig {
@@ -177,6 +180,7 @@ impl Default for SequencerConfig {
             batch_max: 256,
             gate_on_durable: true,
             tick_interval_ns: 100_000_000,
+            checkpoint_every_inputs: 1_000_000,
         }
     }
 }
@@ -207,6 +211,7 @@ pub struct Sequencer<L: InputLog> {
     encode_buf: Vec<u8>,
     last_time_ns: TimeNs,
     next_tick_ns: TimeNs,
+    since_checkpoint: u64,
     halted: Option<String>,
 }
 
@@ -238,6 +243,7 @@ impl<L: InputLog> Sequencer<L> {
             encode_buf: Vec::with_capacity(256),
             last_time_ns,
             next_tick_ns: 0,
+            since_checkpoint: 0,
             halted: None,
             config,
         }
@@ -313,6 +319,13 @@ impl<L: InputLog> Sequencer<L> {
             self.sequence(now, input);
             work += 1;
         }
+        let every = self.config.checkpoint_every_inputs;
+        if every > 0 && self.since_checkpoint >= every && self.halted.is_none() {
+            let state_hash = self.engine.state_hash();
+            self.sequence(now, Input::Checkpoint { state_hash });
+            self.since_checkpoint = 0;
+            work += 1;
+        }
         work + self.release()
     }
 
@@ -332,6 +345,7 @@ impl<L: InputLog> Sequencer<L> {
             Ok(seq) => {
                 assert_eq!(seq, expected, "the log must number inputs contiguously");
                 self.last_time_ns = time_ns;
+                self.since_checkpoint += 1;
                 let mut sink = Pending {
                     seq,
                     queue: &mut self.pending,
@@ -407,10 +421,29 @@ where
         }
         let input = crate::codec::decode_input(payload.as_ref())
             .map_err(|source| ReplayError::Decode { seq, source })?;
+        check_checkpoint(engine, seq, &input)?;
         engine.apply(seq, time_ns, &input, &mut sink);
         expected += 1;
     }
     Ok(expected - from_seq)
+}
+
+/// Compares a checkpoint input with the replaying engine's state hash.
+///
+/// # Errors
+/// [`ReplayError::Divergence`] if they differ.
+pub fn check_checkpoint(engine: &Engine, seq: u64, input: &Input) -> Result<(), ReplayError> {
+    if let Input::Checkpoint { state_hash } = *input {
+        let actual = engine.state_hash();
+        if actual != state_hash {
+            return Err(ReplayError::Divergence {
+                seq,
+                expected: state_hash,
+                actual,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Why a replay stopped.
@@ -423,6 +456,18 @@ pub enum ReplayError {
         seq: u64,
         /// Why.
         source: crate::codec::DecodeError,
+    },
+    /// The replayed state differs from what the live engine had.
+    #[error(
+        "state divergence at sequence {seq}: the journal's checkpoint says {expected:016x}, replay computed {actual:016x}"
+    )]
+    Divergence {
+        /// The checkpoint's sequence number.
+        seq: u64,
+        /// The live engine's hash.
+        expected: u64,
+        /// The replay's hash.
+        actual: u64,
     },
     /// Sequence numbers are not contiguous.
     #[error("journal sequence gap: expected {expected}, found {found}")]
@@ -509,6 +554,7 @@ mod tests {
             batch_max: 4,
             gate_on_durable: gate,
             tick_interval_ns: 0,
+            checkpoint_every_inputs: 0,
         };
         Sequencer::new(Engine::new(config()).unwrap(), log, cfg, 0)
     }
@@ -624,6 +670,40 @@ mod tests {
         assert_eq!(s.log().frames.len(), 1);
         let input = crate::codec::decode_input(&s.log().frames[0].2).unwrap();
         assert_eq!(input, Input::ClockTick);
+    }
+
+    #[test]
+    fn checkpoints_are_journaled_and_replay_detects_divergence() {
+        let mut s = sequencer(MemLog::default(), false);
+        s.config.checkpoint_every_inputs = 2;
+        let tx = s.sender();
+        for n in 0..4 {
+            tx.send(order(n, Side::Sell, 100 + i64::from(n)), 0)
+                .unwrap();
+        }
+        s.do_work(1);
+        let frames = s.log().frames.clone();
+        let kinds: Vec<_> = frames
+            .iter()
+            .map(|f| crate::codec::decode_input(&f.2).unwrap())
+            .collect();
+        assert!(matches!(kinds[4], Input::Checkpoint { .. }), "{kinds:?}");
+        let mut fresh = Engine::new(config()).unwrap();
+        assert_eq!(replay(&mut fresh, 1, frames.clone()), Ok(5));
+        // A journal whose checkpoint disagrees with the replay is refused.
+        let mut forged = frames;
+        let mut buf = Vec::new();
+        crate::codec::encode_input(&Input::Checkpoint { state_hash: 7 }, &mut buf);
+        forged[4].2 = buf;
+        let mut fresh = Engine::new(config()).unwrap();
+        assert!(matches!(
+            replay(&mut fresh, 1, forged),
+            Err(ReplayError::Divergence {
+                seq: 5,
+                expected: 7,
+                ..
+            })
+        ));
     }
 
     #[test]

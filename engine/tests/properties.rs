@@ -134,6 +134,7 @@ fn input() -> impl Strategy<Value = Input> {
             target,
         })),
         1 => Just(Input::ClockTick),
+        1 => any::<u64>().prop_map(|state_hash| Input::Checkpoint { state_hash }),
     ]
 }
 
@@ -249,7 +250,7 @@ fn check_input(
             Event::MassCancelReport(r) => r.reject.is_some(),
             _ => false,
         });
-    if only_rejects || matches!(input, Input::OrderStatus(_)) {
+    if only_rejects || matches!(input, Input::OrderStatus(_) | Input::Checkpoint { .. }) {
         prop_assert_eq!(
             e.state_hash(),
             before_hash,

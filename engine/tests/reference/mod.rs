@@ -279,6 +279,8 @@ impl Model {
             Input::MassCancel(m) => self.mass_cancel(m),
             Input::OrderStatus(s) => self.status(s),
             Input::ClockTick => self.clock_tick(),
+            // "Changes nothing and emits nothing."
+            Input::Checkpoint { .. } => {}
         }
         std::mem::take(&mut self.out)
     }
