@@ -5,7 +5,9 @@
 //!   restart from the newest good snapshot plus the journal after it, idle
 //!   strategies and the pinned loop thread.
 //! - [`snapshot`]: engine snapshots on disk.
+//! - [`demo`]: the built-in demonstration venue (until configuration files).
 #![forbid(unsafe_code)]
 
+pub mod demo;
 pub mod runtime;
 pub mod snapshot;

@@ -1,8 +1,4 @@
 //! The `venue` command line.
-//!
-//! Until the matching-loop issue lands, `venue run` cannot serve traffic: it
-//! prints the engine's version and runs a short self-check of the engine
-//! (determinism and snapshot round trip) so that the quick start is honest.
 
 use std::process::ExitCode;
 
@@ -10,6 +6,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 mod journal_cmd;
+mod run;
 mod selfcheck;
 
 #[derive(Debug, Parser)]
@@ -25,12 +22,17 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the venue (for now: version and an engine self-check).
+    /// Run the venue until Ctrl-C (for now the built-in demonstration venue).
     Run {
-        /// Venue configuration file.
+        /// Venue configuration file (not read yet: configuration files are a later issue).
         #[arg(long, default_value = "examples/venue.toml")]
         config: std::path::PathBuf,
+        /// Data directory: the journal and snapshots live here.
+        #[arg(long, default_value = "data")]
+        data: std::path::PathBuf,
     },
+    /// Check the engine on this machine: determinism, snapshots, input codec.
+    Selfcheck,
     /// Inspect and check a journal directory.
     #[command(subcommand)]
     Journal(journal_cmd::JournalCommand),
@@ -39,7 +41,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: Result<()> = match cli.command {
-        Command::Run { config } => selfcheck::run(&config),
+        Command::Run { config, data } => run::run(&config, &data),
+        Command::Selfcheck => selfcheck::run(),
         Command::Journal(cmd) => journal_cmd::run(cmd),
     };
     match result {

@@ -8,7 +8,7 @@
 //! the sequencer's log. [`spawn`] runs a sequencer on its own thread, pinned to
 //! a core if asked, with an [`IdleStrategy`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -262,18 +262,72 @@ pub fn wall_clock_ns() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
+/// Snapshots the engine at the journal's end: syncs the journal first, so
+/// that the snapshot never runs ahead of durable input, then writes the file.
+/// The loop is paused meanwhile (a sync and one pass over the engine state).
+///
+/// # Errors
+/// The sync or the snapshot file failed.
+pub fn take_snapshot(sequencer: &mut Sequencer<JournalLog>, dir: &Path) -> Result<PathBuf> {
+    let durable = sequencer
+        .log_mut()
+        .journal_mut()
+        .sync()
+        .context("cannot sync the journal before a snapshot")?;
+    if durable != sequencer.log().journal().last_seq() {
+        bail!("journal sync did not cover its last input");
+    }
+    crate::snapshot::write(dir, sequencer.engine(), durable, sequencer.last_time_ns())
+}
+
+/// Periodic snapshots from the loop thread.
+#[derive(Clone, Debug)]
+pub struct SnapshotPolicy {
+    /// Where snapshots go.
+    pub dir: PathBuf,
+    /// Take one after this many journaled inputs; 0 for never (only at
+    /// shutdown).
+    pub every_inputs: u64,
+}
+
+impl SnapshotPolicy {
+    /// A maintenance step for [`spawn`]: snapshots every `every_inputs`.
+    /// A failed snapshot is reported and the loop goes on (the journal is the
+    /// source of truth; a snapshot only shortens restarts).
+    pub fn maintenance(self) -> impl FnMut(&mut Sequencer<JournalLog>) + Send + 'static {
+        let mut last = None;
+        move |seq: &mut Sequencer<JournalLog>| {
+            let now = seq.log().journal().last_seq();
+            let base = *last.get_or_insert(now);
+            if self.every_inputs > 0 && now >= base + self.every_inputs {
+                last = Some(now);
+                if let Err(e) = take_snapshot(seq, &self.dir) {
+                    eprintln!("warning: snapshot failed: {e:#}");
+                }
+            }
+        }
+    }
+}
+
 /// Runs `sequencer` on a new thread named `venue-seq` until `stop` is set,
 /// then returns it (for a final snapshot or a clean close). Pins the thread
 /// to `core` if given; where pinning is impossible it warns and runs anyway.
+/// `maintenance` runs after every duty cycle that did work (periodic
+/// snapshots, say).
 ///
 /// # Errors
 /// The thread could not be spawned.
-pub fn spawn<L: InputLog + Send + 'static>(
+pub fn spawn<L, F>(
     mut sequencer: Sequencer<L>,
     core: Option<usize>,
     idle: IdleStrategy,
     stop: Arc<AtomicBool>,
-) -> Result<JoinHandle<Sequencer<L>>> {
+    mut maintenance: F,
+) -> Result<JoinHandle<Sequencer<L>>>
+where
+    L: InputLog + Send + 'static,
+    F: FnMut(&mut Sequencer<L>) + Send + 'static,
+{
     std::thread::Builder::new()
         .name("venue-seq".to_owned())
         .spawn(move || {
@@ -290,6 +344,9 @@ pub fn spawn<L: InputLog + Send + 'static>(
             let mut idler = Idler::new(idle);
             while !stop.load(Ordering::Acquire) {
                 let work = sequencer.do_work(wall_clock_ns());
+                if work > 0 {
+                    maintenance(&mut sequencer);
+                }
                 idler.idle(work);
             }
             // Release what is already durable before handing back.

@@ -1,5 +1,4 @@
-//! `venue run` before the sequencer exists: print the version and check the
-//! engine on this machine.
+//! `venue selfcheck`: check the engine on this machine.
 //!
 //! The check drives a scripted, pseudo-random session (a fixed linear
 //! congruential generator, so every run is the same) through two engines and
@@ -7,13 +6,10 @@
 //! and the same state hash (determinism), a snapshot restores to the same
 //! hash, and the journal encoding of every input decodes to the same input.
 
-use std::path::Path;
-
 use anyhow::{Result, bail};
 use engine::{
-    Cancel, ClOrdId, Collar, Engine, EngineConfig, Event, Input, InstrumentId, InstrumentSpec,
-    NewOrder, OrdType, OrderRef, ParticipantId, ParticipantSpec, Side, StpMode, TimeInForce,
-    decode_input, encode_input,
+    Cancel, ClOrdId, Engine, EngineConfig, Event, Input, InstrumentId, NewOrder, OrdType, OrderRef,
+    ParticipantId, Side, TimeInForce, decode_input, encode_input,
 };
 
 /// Inputs in the scripted session.
@@ -34,20 +30,7 @@ impl Lcg {
 }
 
 fn config() -> EngineConfig {
-    let mut bond = InstrumentSpec::new(InstrumentId(1), "UST-10Y");
-    bond.tick_size = "0.0078125".parse().expect("valid decimal");
-    bond.collar = Some(Collar::Ticks(64));
-    bond.reference_price_ticks = Some(12_800);
-    EngineConfig {
-        instruments: vec![bond],
-        participants: (1..=4)
-            .map(|i| ParticipantSpec {
-                id: ParticipantId(i),
-                stp: StpMode::CancelResting,
-            })
-            .collect(),
-        ..EngineConfig::default()
-    }
+    venue::demo::engine_config()
 }
 
 fn script() -> Vec<Input> {
@@ -103,16 +86,11 @@ fn run_once(inputs: &[Input]) -> Result<(Engine, Vec<Event>)> {
     Ok((engine, events))
 }
 
-pub(crate) fn run(config_path: &Path) -> Result<()> {
+pub(crate) fn run() -> Result<()> {
     println!(
-        "venue {} (engine {})",
+        "venue {} (engine {}) self-check",
         env!("CARGO_PKG_VERSION"),
         engine::VERSION
-    );
-    println!(
-        "note: the matching loop, journal-backed run and gateways are not wired yet; \
-         {} is not read. Running the engine self-check instead.",
-        config_path.display()
     );
     let inputs = script();
     let mut buf = Vec::new();

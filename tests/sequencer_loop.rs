@@ -69,7 +69,14 @@ fn a_threaded_loop_journals_applies_answers_and_restarts() {
     let (tx, rx) = (seq.sender(), seq.receiver());
     let stop = Arc::new(AtomicBool::new(false));
     // Core 4096 does not exist: the loop warns and runs unpinned.
-    let handle = spawn(seq, Some(4096), IdleStrategy::default(), Arc::clone(&stop)).unwrap();
+    let handle = spawn(
+        seq,
+        Some(4096),
+        IdleStrategy::default(),
+        Arc::clone(&stop),
+        |_: &mut Sequencer<JournalLog>| {},
+    )
+    .unwrap();
     for n in 0..200 {
         let side = if n % 2 == 0 { Side::Sell } else { Side::Buy };
         tx.send(order(n, side), 10_000).unwrap();

@@ -1,0 +1,36 @@
+//! The built-in demonstration venue, used by `venue run` and `venue
+//! selfcheck` until configuration files arrive (`venue.toml`, a later issue):
+//! one instrument (a 10-year US Treasury note quoted in 1/128ths, 100
+//! ticks either side of the reference price as collar) and four participants
+//! with cancel-resting self-trade prevention.
+
+use engine::{
+    Collar, EngineConfig, InstrumentId, InstrumentSpec, ParticipantId, ParticipantSpec, StpMode,
+};
+
+/// The demo venue's engine configuration.
+#[must_use]
+pub fn engine_config() -> EngineConfig {
+    let mut bond = InstrumentSpec::new(InstrumentId(1), "UST-10Y");
+    bond.tick_size = "0.0078125".parse().expect("a valid decimal literal");
+    bond.collar = Some(Collar::Ticks(64));
+    bond.reference_price_ticks = Some(12_800);
+    EngineConfig {
+        instruments: vec![bond],
+        participants: (1..=4)
+            .map(|i| ParticipantSpec {
+                id: ParticipantId(i),
+                stp: StpMode::CancelResting,
+            })
+            .collect(),
+        ..EngineConfig::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_demo_configuration_is_valid() {
+        assert_eq!(super::engine_config().validate(), Ok(()));
+    }
+}
