@@ -62,7 +62,11 @@ fn start(dir: &std::path::Path) -> Sequencer<JournalLog> {
 
 /// Runs the workload at `rate` inputs per second (`None`: as fast as
 /// possible); returns (inputs per second, latency histogram in ns).
-fn run(base: &std::path::Path, inputs: &[engine::Input], rate: Option<f64>) -> (f64, Histogram<u64>) {
+fn run(
+    base: &std::path::Path,
+    inputs: &[engine::Input],
+    rate: Option<f64>,
+) -> (f64, Histogram<u64>) {
     let dir = tempfile::tempdir_in(base).expect("temp dir");
     let seq = start(dir.path());
     let (tx, rx) = (seq.sender(), seq.receiver());
@@ -145,9 +149,15 @@ fn run(base: &std::path::Path, inputs: &[engine::Input], rate: Option<f64>) -> (
 
 fn main() {
     let base: PathBuf = arg("--dir").map_or_else(std::env::temp_dir, PathBuf::from);
-    let orders = arg("--orders").and_then(|s| s.parse().ok()).unwrap_or(workload::ORDERS);
+    let orders = arg("--orders")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(workload::ORDERS);
     let inputs = workload::generate(orders);
-    println!("workload: {} inputs; journal under {}", inputs.len(), base.display());
+    println!(
+        "workload: {} inputs; journal under {}",
+        inputs.len(),
+        base.display()
+    );
     let mut rates = Vec::new();
     for _ in 0..3 {
         rates.push(run(&base, &inputs, None).0);

@@ -666,7 +666,8 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
     }
 
     let n_orders = r.count(ORDER_BYTES_MIN)?;
-    let mut orders: BTreeMap<u64, (Order, Vec<ClOrdId>)> = BTreeMap::new();
+    // Sorted by id (checked below), so lookups by id are binary searches.
+    let mut orders: Vec<(Order, Vec<ClOrdId>)> = Vec::with_capacity(n_orders);
     let mut prev_id = 0u64;
     for _ in 0..n_orders {
         let id = r.u64()?;
@@ -761,16 +762,19 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
             prev: NIL,
             next: NIL,
         };
-        orders.insert(id, (order, older));
+        orders.push((order, older));
     }
+    let find = |orders: &[(Order, Vec<ClOrdId>)], id: u64| {
+        orders.binary_search_by_key(&id, |(o, _)| o.id.0).ok()
+    };
 
     let n_finished = r.count(16)?;
     let mut done = Vec::with_capacity(n_finished);
     for _ in 0..n_finished {
         let _forget_at = r.u64()?;
         let id = r.u64()?;
-        match orders.get(&id) {
-            Some((o, _)) if o.place == Place::Done => done.push(DoneOrder::from_order(o)),
+        match find(&orders, id).map(|i| &orders[i].0) {
+            Some(o) if o.place == Place::Done => done.push(DoneOrder::from_order(o)),
             _ => {
                 return Err(bad(
                     &r,
@@ -780,7 +784,7 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
         }
     }
     let done_count = orders
-        .values()
+        .iter()
         .filter(|(o, _)| o.place == Place::Done)
         .count();
     if done.len() != done_count {
@@ -805,21 +809,26 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
     }
 
     let live: Vec<Order> = orders
-        .values()
+        .iter()
         .filter(|(o, _)| o.place != Place::Done)
         .map(|(o, _)| *o)
         .collect();
     let capacity = e.config.orders_capacity;
     let (store, locs) = OrderStore::rebuild(live, done, e.next_order_id, capacity);
     e.store = store;
-    let mut loc_of: BTreeMap<u64, Loc> = BTreeMap::new();
+    // Locations by position in `orders`.
+    let mut loc_of: Vec<Loc> = vec![NIL; orders.len()];
     for (id, loc) in locs {
-        if loc_of.insert(id.0, loc).is_some() {
+        let i = find(&orders, id.0).expect("every located order was decoded");
+        if loc_of[i] != NIL {
             return Err(bad(&r, "finished queue lists an order twice"));
         }
+        loc_of[i] = loc;
     }
-    for (id, (o, older)) in &orders {
-        let loc = loc_of[id];
+    let ids_total: usize = orders.iter().map(|(_, older)| older.len() + 1).sum();
+    e.cl_index.reserve(ids_total);
+    for (i, (o, older)) in orders.iter().enumerate() {
+        let loc = loc_of[i];
         let mut head = NIL;
         for cl in older.iter().chain(std::iter::once(&o.cl_ord_id)) {
             if e.cl_index.find(o.participant, cl).is_some() {
@@ -844,7 +853,7 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
                 return Err(bad(&r, "empty price level"));
             }
             for id in ids {
-                let Some(&loc) = loc_of.get(&id) else {
+                let Some(loc) = find(&orders, id).map(|i| loc_of[i]) else {
                     return Err(bad(&r, "level names an unknown order"));
                 };
                 if loc & DONE != 0 {
@@ -865,7 +874,7 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
         }
         for (side, ids) in [Side::Buy, Side::Sell].into_iter().zip(q.stops) {
             for id in ids {
-                let Some(&loc) = loc_of.get(&id) else {
+                let Some(loc) = find(&orders, id).map(|i| loc_of[i]) else {
                     return Err(bad(&r, "stop book names an unknown order"));
                 };
                 if loc & DONE != 0 {
@@ -894,7 +903,7 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
     }
     if placed.len()
         != orders
-            .values()
+            .iter()
             .filter(|(o, _)| o.place != Place::Done)
             .count()
     {

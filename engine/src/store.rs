@@ -426,6 +426,12 @@ impl ClOrdIndex {
         n
     }
 
+    /// Makes room for `additional` more ClOrdIDs.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.entries.reserve(additional);
+        self.table.reserve(additional, |s| spread(s.hash32));
+    }
+
     /// The entry numbered `n`.
     pub(crate) fn entry(&self, n: u32) -> &ClEntry {
         &self.entries[n as usize]
