@@ -29,7 +29,7 @@ fn main() {
     let base: PathBuf = arg("--dir").map_or_else(std::env::temp_dir, PathBuf::from);
     let orders = arg("--orders")
         .and_then(|s| s.parse().ok())
-        .unwrap_or(6_400_000);
+        .unwrap_or(workload::ORDERS * 64 / 10);
     let t = Instant::now();
     let inputs = workload::generate(orders);
     println!(
