@@ -342,10 +342,19 @@ where
                 }
             }
             let mut idler = Idler::new(idle);
+            let mut halt_reported = false;
             while !stop.load(Ordering::Acquire) {
                 let work = sequencer.do_work(wall_clock_ns());
                 if work > 0 {
                     maintenance(&mut sequencer);
+                }
+                if !halt_reported && let Some(reason) = sequencer.halted() {
+                    // Loudly, once: every input from now on is refused.
+                    eprintln!(
+                        "error: the venue has HALTED: the journal failed ({reason}); \
+                         no input is accepted until it is restarted"
+                    );
+                    halt_reported = true;
                 }
                 idler.idle(work);
             }

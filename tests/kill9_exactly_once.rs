@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -37,6 +37,9 @@ use journal::{Durability, JournalConfig};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use venue::runtime::{IdleStrategy, JournalLog, recover, spawn};
+
+mod common;
+use common::ChildGuard;
 
 const WORKLOAD: usize = 200_000;
 
@@ -193,7 +196,7 @@ fn kill9_child() {
     child(&data);
 }
 
-fn spawn_child(data: &Path) -> (Child, std::sync::mpsc::Receiver<String>) {
+fn spawn_child(data: &Path) -> (ChildGuard, std::sync::mpsc::Receiver<String>) {
     let mut c = Command::new(std::env::current_exe().unwrap())
         .args([
             "--ignored",
@@ -216,7 +219,7 @@ fn spawn_child(data: &Path) -> (Child, std::sync::mpsc::Receiver<String>) {
             }
         }
     });
-    (c, rx)
+    (ChildGuard(c), rx)
 }
 
 fn wait_line(rx: &std::sync::mpsc::Receiver<String>, prefix: &str) -> String {
@@ -249,8 +252,7 @@ fn kill_9_many_times_loses_nothing_acknowledged_and_sends_nothing_twice() {
         let (mut c, rx) = spawn_child(data);
         wait_line(&rx, "running");
         std::thread::sleep(Duration::from_millis(rng.random_range(5..120)));
-        c.kill().unwrap();
-        c.wait().unwrap();
+        c.kill();
     }
     // This process replays the journal on its own, then a child recovers
     // the same journal: the two hashes must agree (the child reports its hash
@@ -261,8 +263,7 @@ fn kill_9_many_times_loses_nothing_acknowledged_and_sends_nothing_twice() {
     let (mut c, rx) = spawn_child(data);
     let child_hash = wait_line(&rx, "hash ");
     wait_line(&rx, "running");
-    c.kill().unwrap();
-    c.wait().unwrap();
+    c.kill();
     assert_eq!(
         child_hash, mine_hash,
         "a restarted child and a fresh replay disagree"

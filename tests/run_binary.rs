@@ -7,11 +7,14 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-fn venue(data: &Path) -> (Child, mpsc::Receiver<String>) {
+mod common;
+use common::ChildGuard;
+
+fn venue(data: &Path) -> (ChildGuard, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_venue"))
         .args(["run", "--data"])
         .arg(data)
@@ -28,7 +31,7 @@ fn venue(data: &Path) -> (Child, mpsc::Receiver<String>) {
             }
         }
     });
-    (child, rx)
+    (ChildGuard(child), rx)
 }
 
 /// Lines up to and including the one containing `needle`.
@@ -46,8 +49,8 @@ fn wait_for(rx: &mpsc::Receiver<String>, needle: &str) -> Vec<String> {
     }
 }
 
-fn signal(child: &Child, sig: libc::c_int) {
-    let pid = libc::pid_t::try_from(child.id()).expect("pid fits");
+fn signal(child: &ChildGuard, sig: libc::c_int) {
+    let pid = libc::pid_t::try_from(child.0.id()).expect("pid fits");
     // SAFETY: `kill` only sends a signal to the child we spawned and still own.
     let rc = unsafe { libc::kill(pid, sig) };
     assert_eq!(rc, 0, "kill failed");
@@ -64,7 +67,7 @@ fn run_stops_cleanly_restarts_from_its_snapshot_and_survives_kill_9() {
     );
     signal(&child, libc::SIGTERM);
     wait_for(&rx, "journal closed");
-    assert!(child.wait().unwrap().success());
+    assert!(child.0.wait().unwrap().success());
 
     let (mut child, rx) = venue(data.path());
     let lines = wait_for(&rx, "venue running");
@@ -76,7 +79,7 @@ fn run_stops_cleanly_restarts_from_its_snapshot_and_survives_kill_9() {
     );
     signal(&child, libc::SIGTERM);
     wait_for(&rx, "journal closed");
-    assert!(child.wait().unwrap().success());
+    assert!(child.0.wait().unwrap().success());
 
     let kills: u32 = std::env::var("VENUE_KILLS")
         .ok()
@@ -87,15 +90,14 @@ fn run_stops_cleanly_restarts_from_its_snapshot_and_survives_kill_9() {
         wait_for(&rx, "venue running");
         // Let it journal a tick or two, at a moment that varies by round.
         std::thread::sleep(Duration::from_millis(u64::from(round % 7) * 150));
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        child.kill(); // SIGKILL
     }
 
     let (mut child, rx) = venue(data.path());
     wait_for(&rx, "venue running");
     signal(&child, libc::SIGTERM);
     wait_for(&rx, "journal closed");
-    assert!(child.wait().unwrap().success());
+    assert!(child.0.wait().unwrap().success());
     let verify = Command::new(env!("CARGO_BIN_EXE_venue"))
         .args(["journal", "verify"])
         .arg(data.path().join("journal"))
