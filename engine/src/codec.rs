@@ -831,10 +831,10 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
         let loc = loc_of[i];
         let mut head = NIL;
         for cl in older.iter().chain(std::iter::once(&o.cl_ord_id)) {
-            if e.cl_index.find(o.participant, cl).is_some() {
-                return Err(bad(&r, "ClOrdID used twice"));
-            }
-            head = e.cl_index.insert(o.participant, *cl, loc, head);
+            head = match e.cl_index.insert_if_absent(o.participant, *cl, loc, head) {
+                Some(entry) => entry,
+                None => return Err(bad(&r, "ClOrdID used twice")),
+            };
         }
         e.store.set_cl_entry(loc, head);
         if o.place != Place::Done

@@ -437,6 +437,55 @@ impl ClOrdIndex {
         &self.entries[n as usize]
     }
 
+    /// Adds (participant, id) → loc chained after `prev`, in one probe, unless
+    /// the pair is already there (snapshot decoding, where a duplicate means
+    /// corrupt input). Returns the new entry's number.
+    pub(crate) fn insert_if_absent(
+        &mut self,
+        participant: ParticipantId,
+        id: ClOrdId,
+        loc: Loc,
+        prev: u32,
+    ) -> Option<u32> {
+        let h = cl_hash(participant, &id);
+        let n = self
+            .free
+            .last()
+            .copied()
+            .unwrap_or(self.entries.len() as u32);
+        let entries = &self.entries;
+        match self.table.entry(
+            spread(h),
+            |s| {
+                s.hash32 == h && {
+                    let e = &entries[s.entry as usize];
+                    e.participant == participant && e.cl_ord_id == id
+                }
+            },
+            |s| spread(s.hash32),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(_) => None,
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(ClSlot {
+                    hash32: h,
+                    entry: n,
+                });
+                let entry = ClEntry {
+                    participant,
+                    cl_ord_id: id,
+                    loc,
+                    prev,
+                };
+                if self.free.pop().is_some() {
+                    self.entries[n as usize] = entry;
+                } else {
+                    self.entries.push(entry);
+                }
+                Some(n)
+            }
+        }
+    }
+
     /// Points every entry of the chain starting at `head` to `loc`.
     pub(crate) fn relocate(&mut self, mut head: u32, loc: Loc) {
         while head != NIL {
