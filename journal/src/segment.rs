@@ -79,8 +79,16 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), JournalError> {
 /// [`zero_fill`].
 pub(crate) fn allocate(file: &File, from: u64, to: u64) -> io::Result<()> {
     reserve(file, from, to)?;
-    zero_fill(file, from, to, false)
+    zero_fill(file, from, to, false, &mut no_pace)
 }
+
+/// Called by [`zero_fill`] after each chunk written through to the disk,
+/// with the bytes done and the bytes in all; it may sleep, to leave the
+/// disk to the flusher's syncs.
+pub(crate) type Pace<'a> = &'a mut dyn FnMut(u64, u64);
+
+/// A [`Pace`] that never waits.
+pub(crate) fn no_pace(_done: u64, _total: u64) {}
 
 /// Reserves the blocks of `[from, to)` with `posix_fallocate`, so a full
 /// disk fails here, at once, and never later as a `SIGBUS` on a mapped
@@ -110,30 +118,63 @@ pub(crate) fn reserve(file: &File, from: u64, to: u64) -> io::Result<()> {
 ///   journal), into pages already in the page cache about 0.6 us (measured
 ///   by hand on a 256 MiB file: 33k versus 1,565k first-touch faults/s).
 /// - With `write_through` (durable modes), the zeros are also written to
-///   the disk, 8 MiB at a time (`sync_file_range`, no cache flush, so the
-///   flusher's syncs are not stuck behind one long write), then one
+///   the disk, 1 MiB at a time (`sync_file_range`, no cache flush), then one
 ///   `fdatasync`. The extents are then *written*, so the flusher's later
-///   syncs of real data are plain overwrites that need no file-system
-///   journal commit. A/B runs of `journal_bench` (group section, 1M frames/s
+///   syncs of real data are plain overwrites that need no extent
+///   conversion. A/B runs of `journal_bench` (group section, 1M frames/s
 ///   offered, two runs each) on this machine: mean sync 0.8-0.9 ms with
 ///   write-through against 5-21 ms without, append-to-durable p50 1.3 ms
 ///   against 7-55 ms. The machine is shared and noisy: figures vary several
 ///   fold between runs.
+/// - After each chunk `pace` may sleep: the preparer uses it so its writes,
+///   which every cache flush of the flusher's syncs must wait for, are
+///   spread out rather than queued in one burst. Small chunks serve the
+///   same end. ftrace of a 1M frames/s run: with 8 MiB unpaced chunks,
+///   syncs took 6-14 ms for the 0.3 s the next segment was being written;
+///   with 1 MiB paced chunks, at most 3-4 ms, as without the preparer.
+/// - With `write_through`, the zeros are written one page per `pwrite`
+///   (otherwise 1 MiB, as the `process` mode needs). Larger writes make the
+///   page cache hold the file in large folios (ext4 has them since Linux
+///   6.16; 1 MiB writes gave folios of up to 1 MiB), and writeback works in
+///   whole folios: an `msync` of the 16 KiB a sync at 100k frames/s covers
+///   wrote the whole folio around it, 13.6 times the bytes over a run
+///   (ftrace `ext4_writepages`, range against `pages_written`), and write-
+///   protected the prefaulted pages ahead of the writer in it, one TLB
+///   shootdown each, so single syncs took up to 19 ms. Not in `process`
+///   mode: there nothing syncs ranges, and single-page folios make the
+///   background thread's prefaulting (one `page_mkwrite` a page) too slow
+///   for a writer at 2 GB/s (`journal_bench` append, 64-byte payloads:
+///   15M frames/s and ~10k writer page faults a run against 25M/s and
+///   ~100 with 1 MiB writes).
 ///
 /// Correctness does not depend on any of this: unwritten blocks read as
 /// zeros, also after a power cut.
-pub(crate) fn zero_fill(file: &File, from: u64, to: u64, write_through: bool) -> io::Result<()> {
-    const CHUNK_BYTES: u64 = 8 << 20;
-    let zeros = vec![0u8; 1 << 20];
+pub(crate) fn zero_fill(
+    file: &File,
+    from: u64,
+    to: u64,
+    write_through: bool,
+    pace: Pace<'_>,
+) -> io::Result<()> {
+    const CHUNK_BYTES: u64 = 1 << 20;
+    // Durable modes: one page per `pwrite`, so the page cache holds the
+    // file in single-page folios (see the doc comment).
+    let write_bytes: u64 = if write_through {
+        crate::format::PAGE_SIZE as u64
+    } else {
+        1 << 20
+    };
+    let zeros = vec![0u8; write_bytes as usize];
     let mut off = from;
     let mut chunk_start = from;
     while off < to {
-        let n = zeros.len().min((to - off) as usize);
+        let n = (write_bytes - off % write_bytes).min(to - off) as usize;
         file.write_all_at(&zeros[..n], off)?;
         off += n as u64;
         if write_through && (off - chunk_start >= CHUNK_BYTES || off == to) {
             write_out(file, chunk_start, off - chunk_start)?;
             chunk_start = off;
+            pace(off - from, to - from);
         }
     }
     if write_through {
@@ -198,6 +239,7 @@ impl PreparedSegment {
         layout: &SegmentLayout,
         write_through: bool,
         created_ns: u64,
+        pace: Pace<'_>,
     ) -> Result<PreparedSegment, JournalError> {
         let path = dir.join(segment_file_name(index));
         let tmp = dir.join(format!("{}.tmp", segment_file_name(index)));
@@ -224,7 +266,7 @@ impl PreparedSegment {
             // cheap because the zeros are written only after it.
             file.sync_all()
                 .map_err(|e| JournalError::io("sync segment", &tmp, e))?;
-            zero_fill(&file, SEGMENT_HEADER_SIZE as u64, size, write_through)
+            zero_fill(&file, SEGMENT_HEADER_SIZE as u64, size, write_through, pace)
                 .map_err(|e| JournalError::io("allocate segment", &tmp, e))?;
             let map = MmapOptions::new()
                 .map_raw(&file)
@@ -273,7 +315,8 @@ pub(crate) fn create_segment(
     write_through: bool,
     created_ns: u64,
 ) -> Result<Segment, JournalError> {
-    let prepared = PreparedSegment::create(dir, index, layout, write_through, created_ns)?;
+    let prepared =
+        PreparedSegment::create(dir, index, layout, write_through, created_ns, &mut no_pace)?;
     let segment = prepared.install()?;
     sync_dir(dir)?;
     Ok(segment)
@@ -363,6 +406,43 @@ impl Segment {
     #[inline]
     pub(crate) fn base(&self) -> *mut u8 {
         self.map.as_mut_ptr()
+    }
+
+    /// Drops this mapping's page-table entries for the whole pages
+    /// `[offset, offset + len)`, which the writer has finished with, before
+    /// they are written back. Best effort: on failure nothing changes.
+    ///
+    /// Why: writeback write-protects every dirty page that is mapped
+    /// writable (`folio_mkclean`), one TLB shootdown per page, and a
+    /// shootdown interrupts every CPU the writer's process is running on.
+    /// On the development VM that is about 19 us per 4 KiB page (ftrace of
+    /// `ext4_writepages`: 19.5 us/page from the flusher against 0.2 us/page
+    /// for unmapped pages; `perf`: the flusher's time all in
+    /// `ptep_clear_flush` -> `flush_tlb_mm_range` -> `x2apic_send_IPI`), so
+    /// at 160 MB/s writeback alone took ~0.8 CPU-seconds per second and a
+    /// group sync tens of ms. Unmapping the range first costs one batched
+    /// shootdown per call; writeback then finds no writable mapping.
+    pub(crate) fn unmap_written(&self, offset: usize, len: usize) {
+        let page = crate::format::PAGE_SIZE;
+        debug_assert!(offset % page == 0);
+        debug_assert!(len % page == 0);
+        assert!(offset + len <= self.layout.segment_size_bytes);
+        if len == 0 {
+            return;
+        }
+        // SAFETY: the range is page-aligned and inside the mapping
+        // (asserted). The mapping is `MAP_SHARED` of a file (`MmapRaw`), for
+        // which `MADV_DONTNEED` only removes page-table entries: the bytes
+        // stay in the page cache (dirty ones stay dirty) and in the file, and
+        // a later access faults the same bytes back in. No reference into
+        // the range is alive (all access goes through raw pointers).
+        unsafe {
+            libc::madvise(
+                self.base().add(offset).cast::<libc::c_void>(),
+                len,
+                libc::MADV_DONTNEED,
+            );
+        }
     }
 
     /// The bytes `[offset, offset + len)`.
@@ -546,5 +626,29 @@ mod tests {
             Err(JournalError::BadSegmentHeader { .. })
         ));
         assert!(!dir.path().join("00000000.log.tmp").exists());
+    }
+
+    #[test]
+    fn unmapped_written_pages_keep_their_bytes_in_memory_and_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = SegmentLayout::new(64 << 10, 4096).unwrap();
+        let seg = create_segment(dir.path(), 0, &layout, true, 1).unwrap();
+        let page = crate::format::PAGE_SIZE;
+        let (from, len) = (page, 3 * page);
+        // SAFETY: the range is inside the data area of a mapping no one
+        // else uses.
+        unsafe { std::ptr::write_bytes(seg.base().add(from), 0xA5, len + 100) };
+        seg.unmap_written(from, len);
+        // The mapping faults the same bytes back in (a file-backed shared
+        // mapping: MADV_DONTNEED drops page-table entries, not data).
+        assert!(seg.bytes(from, len + 100).iter().all(|&b| b == 0xA5));
+        seg.map.flush_range(from, len + 100).unwrap();
+        let mut on_disk = vec![0u8; len + 100];
+        File::open(&seg.path)
+            .unwrap()
+            .read_exact_at(&mut on_disk, from as u64)
+            .unwrap();
+        assert!(on_disk.iter().all(|&b| b == 0xA5));
+        assert!(seg.bytes(from + len + 100, 8).iter().all(|&b| b == 0));
     }
 }
