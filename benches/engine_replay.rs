@@ -36,6 +36,26 @@ impl EventSink for CopySink {
     }
 }
 
+/// Applies every input to a fresh engine; returns it and the events emitted.
+fn replay(inputs: &[engine::Input]) -> (Engine, u64) {
+    let mut e = Engine::new(workload::config()).expect("valid config");
+    let mut sink = CopySink {
+        buf: Vec::with_capacity(4096),
+        total: 0,
+    };
+    for (i, input) in inputs.iter().enumerate() {
+        sink.buf.clear();
+        e.apply(
+            i as u64 + 1,
+            workload::T0_NS + i as u64 * 1_000,
+            input,
+            &mut sink,
+        );
+        sink.total += sink.buf.len() as u64;
+    }
+    (e, sink.total)
+}
+
 fn main() {
     let arg = |name: &str, default: usize| -> usize {
         std::env::args()
@@ -60,25 +80,11 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
 
-    // `--only-engine`: one untimed-harness pass of the engine and nothing
-    // else, for instruction counting under valgrind.
+    // `--only-engine`: one pass of the engine and nothing else, for
+    // instruction counting under valgrind.
     if std::env::args().any(|a| a == "--only-engine") {
-        let mut e = Engine::new(workload::config()).expect("valid config");
-        let mut sink = CopySink {
-            buf: Vec::with_capacity(4096),
-            total: 0,
-        };
-        for (i, input) in inputs.iter().enumerate() {
-            sink.buf.clear();
-            e.apply(
-                i as u64 + 1,
-                workload::T0_NS + i as u64 * 1_000,
-                input,
-                &mut sink,
-            );
-            sink.total += sink.buf.len() as u64;
-        }
-        println!("{} inputs, {} events", inputs.len(), sink.total);
+        let (_, events) = replay(&inputs);
+        println!("{} inputs, {events} events", inputs.len());
         return;
     }
 
@@ -86,25 +92,11 @@ fn main() {
     let mut events_per_run = 0;
     let mut resting = 0;
     for _ in 0..runs {
-        let mut e = Engine::new(workload::config()).expect("valid config");
-        let mut sink = CopySink {
-            buf: Vec::with_capacity(4096),
-            total: 0,
-        };
         let start = Instant::now();
-        for (i, input) in inputs.iter().enumerate() {
-            sink.buf.clear();
-            e.apply(
-                i as u64 + 1,
-                workload::T0_NS + i as u64 * 1_000,
-                input,
-                &mut sink,
-            );
-            sink.total += sink.buf.len() as u64;
-        }
+        let (e, events) = replay(&inputs);
         let secs = start.elapsed().as_secs_f64();
         rates.push(inputs.len() as f64 / secs);
-        events_per_run = sink.total;
+        events_per_run = events;
         resting = e.live_order_count();
     }
     // The baseline, interleaved run by run with the engine above would be

@@ -23,14 +23,16 @@ use std::path::{Path, PathBuf};
 
 use engine::sequencer::{Output, Sequencer, SequencerConfig};
 use engine::{
-    Cancel, ClOrdId, EngineConfig, Event, Input, InstrumentId, InstrumentSpec, NewOrder, OrdType,
-    OrderRef, ParticipantId, ParticipantSpec, Side, StpMode, TimeInForce, TradePrint,
+    Cancel, ClOrdId, EngineConfig, Event, Input, InstrumentId, InstrumentSpec, OrderRef,
+    ParticipantId, ParticipantSpec, StpMode, TradePrint,
 };
 use journal::{Durability, JournalConfig};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use venue::runtime::{JournalLog, recover};
 use venue::snapshot;
+
+mod common;
 
 const INPUTS: usize = 3_000;
 const T0: u64 = 1_800_000_000_000_000_000;
@@ -86,25 +88,9 @@ fn workload(seed: u64) -> Vec<Input> {
                     target: OrderRef::ClOrdId(id(rng.random_range(0..n))),
                 })
             } else {
-                Input::NewOrder(NewOrder {
-                    participant,
-                    instrument: InstrumentId(1),
-                    cl_ord_id: id(n),
-                    side: if rng.random_bool(0.5) {
-                        Side::Buy
-                    } else {
-                        Side::Sell
-                    },
-                    ord_type: OrdType::Limit,
-                    tif: TimeInForce::Gtc,
-                    price_ticks: Some(rng.random_range(95..=105)),
-                    stop_price_ticks: None,
-                    qty_lots: rng.random_range(1..=10),
-                    display_qty_lots: 0,
-                    min_qty_lots: 0,
-                    post_only: false,
-                    expire_time_ns: None,
-                })
+                let buy = rng.random_bool(0.5);
+                let price = rng.random_range(95..=105);
+                common::limit(participant, id(n), buy, price, rng.random_range(1..=10))
             }
         })
         .collect()

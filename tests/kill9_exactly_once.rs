@@ -30,8 +30,7 @@ use std::time::Duration;
 
 use engine::sequencer::{Output, Sequencer, SequencerConfig};
 use engine::{
-    Cancel, ClOrdId, Event, ExecType, Input, InstrumentId, NewOrder, OrdStatus, OrdType, OrderRef,
-    OrderStatusRequest, ParticipantId, Side, TimeInForce,
+    Cancel, ClOrdId, Event, ExecType, Input, OrdStatus, OrderRef, OrderStatusRequest, ParticipantId,
 };
 use journal::{Durability, JournalConfig};
 use rand::rngs::StdRng;
@@ -69,25 +68,9 @@ fn input(n: usize) -> Input {
             target: OrderRef::ClOrdId(cl(rng.random_range(n - 10..n))),
         });
     }
-    Input::NewOrder(NewOrder {
-        participant,
-        instrument: InstrumentId(1),
-        cl_ord_id: cl(n),
-        side: if rng.random_bool(0.5) {
-            Side::Buy
-        } else {
-            Side::Sell
-        },
-        ord_type: OrdType::Limit,
-        tif: TimeInForce::Gtc,
-        price_ticks: Some(rng.random_range(12_795..=12_805)),
-        stop_price_ticks: None,
-        qty_lots: rng.random_range(1..=10),
-        display_qty_lots: 0,
-        min_qty_lots: 0,
-        post_only: false,
-        expire_time_ns: None,
-    })
+    let buy = rng.random_bool(0.5);
+    let price = rng.random_range(12_795..=12_805);
+    common::limit(participant, cl(n), buy, price, rng.random_range(1..=10))
 }
 
 fn recover_dir(data: &Path) -> venue::runtime::Recovered {
