@@ -277,8 +277,14 @@ pub fn take_snapshot(sequencer: &mut Sequencer<JournalLog>, dir: &Path) -> Resul
     if durable != sequencer.log().journal().last_seq() {
         bail!("journal sync did not cover its last input");
     }
-    crate::snapshot::write(dir, sequencer.engine(), durable, sequencer.last_time_ns())
+    let path = crate::snapshot::write(dir, sequencer.engine(), durable, sequencer.last_time_ns())?;
+    crate::snapshot::prune(dir, SNAPSHOTS_KEPT)?;
+    Ok(path)
 }
+
+/// How many snapshots are kept: the newest, and two older ones in case it
+/// turns out damaged.
+pub const SNAPSHOTS_KEPT: usize = 3;
 
 /// Periodic snapshots from the loop thread.
 #[derive(Clone, Debug)]

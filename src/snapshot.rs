@@ -88,6 +88,30 @@ pub fn write(dir: &Path, engine: &Engine, seq: u64, time_ns: u64) -> Result<Path
     Ok(path)
 }
 
+/// Deletes all but the newest `keep` snapshots in `dir` (and leftover
+/// `.tmp` files of interrupted writes). Call it after a new snapshot is
+/// written, so that a good one always remains.
+///
+/// # Errors
+/// The directory cannot be listed or a file cannot be removed.
+pub fn prune(dir: &Path, keep: usize) -> Result<usize> {
+    let mut removed = 0;
+    for (_, path) in list(dir)?.into_iter().skip(keep.max(1)) {
+        fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+        removed += 1;
+    }
+    for entry in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let path = entry
+            .with_context(|| format!("cannot list {}", dir.display()))?
+            .path();
+        if path.extension().is_some_and(|e| e == "tmp") {
+            fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Snapshot files in `dir`, newest first.
 fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     let mut found = Vec::new();
@@ -233,5 +257,27 @@ mod tests {
         // No directory: no snapshot, no error.
         let (s, _) = load_newest(&dir.path().join("none"), &config(), 100).unwrap();
         assert!(s.is_none());
+    }
+
+    #[test]
+    fn prune_keeps_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::new(config()).unwrap();
+        for seq in [5, 10, 20, 40] {
+            write(dir.path(), &e, seq, 1).unwrap();
+        }
+        fs::write(
+            dir.path().join("snapshot-00000000000000000050.tmp"),
+            b"torn",
+        )
+        .unwrap();
+        assert_eq!(prune(dir.path(), 2).unwrap(), 3);
+        let left: Vec<u64> = list(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        assert_eq!(left, [40, 20]);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 }
