@@ -1,6 +1,6 @@
-//! The whole pipeline: a producer thread, the inbound ring, the sequencer
-//! thread with the journal in `process` durability and the engine, the
-//! outbound ring, and a consumer thread draining outputs.
+//! The whole pipeline: a client thread (playing a gateway: it sends inputs
+//! into the inbound ring and drains the outbound ring), the sequencer thread
+//! with the journal in `process` durability and the engine.
 //!
 //! Workload: `common/workload.rs` (1,000,000 limit orders, ~30% marketable,
 //! ~570,000 cancels; about 1.57 M inputs). The journal lives in a temporary
@@ -12,15 +12,16 @@
 //! 2. Latency, open loop: inputs are scheduled at a fixed rate (100k and 1M
 //!    per second); each input's latency runs from its *intended* send time
 //!    (not the actual one, so a stall is charged to every input it delayed:
-//!    coordinated omission corrected) to the consumer seeing its first output.
+//!    coordinated omission corrected) to the client seeing its first output.
+//!    The first fifth of the inputs is warm-up and not recorded.
 //!
-//! Run: `cargo bench --bench pipeline [-- --dir /work --orders N]`. Three
-//! busy threads share this machine's two cores, so the producer and consumer
-//! yield when idle; quote medians of several runs.
+//! Run: `cargo bench --bench pipeline [-- --dir /work --orders N]`. The
+//! client thread sends and receives (as a gateway thread would), so two busy
+//! threads share this machine's two cores; quote medians of several runs.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use engine::Engine;
@@ -45,8 +46,14 @@ fn start(dir: &std::path::Path) -> Sequencer<JournalLog> {
         },
     )
     .expect("journal opens");
+    // A venue reserves its day's capacity at start-up, so that no index
+    // grows (and pauses to rehash) while orders are being answered.
+    let config = engine::EngineConfig {
+        orders_capacity: 1 << 21,
+        ..workload::config()
+    };
     Sequencer::new(
-        Engine::new(workload::config()).expect("valid config"),
+        Engine::new(config).expect("valid config"),
         JournalLog::new(journal),
         SequencerConfig {
             inbound_capacity: 1 << 14,
@@ -62,6 +69,11 @@ fn start(dir: &std::path::Path) -> Sequencer<JournalLog> {
 
 /// Runs the workload at `rate` inputs per second (`None`: as fast as
 /// possible); returns (inputs per second, latency histogram in ns).
+///
+/// One client thread plays a gateway: it sends each input when due and, in
+/// between, drains the outbound ring, as a gateway thread would between
+/// socket reads and writes. With the sequencer thread, that is one busy thread
+/// per core.
 fn run(
     base: &std::path::Path,
     inputs: &[engine::Input],
@@ -80,40 +92,28 @@ fn run(
     )
     .expect("loop starts");
     let n = inputs.len();
-    let intended: Arc<Vec<AtomicU64>> = Arc::new((0..n).map(|_| AtomicU64::new(0)).collect());
+    let mut intended = vec![0u64; n];
+    let mut hist = Histogram::<u64>::new(3).expect("histogram");
     let epoch = Instant::now();
-    let consumer = {
-        let intended = Arc::clone(&intended);
-        std::thread::spawn(move || {
-            let mut hist = Histogram::<u64>::new(3).expect("histogram");
-            // Two cores, three threads: the consumer must not spin forever.
-            let mut idler = venue::runtime::Idler::new(IdleStrategy::Backoff {
-                spins: 2_000,
-                yields: 0,
-                park_us: 20,
-            });
-            let mut next_unseen = 1u64;
-            loop {
-                match rx.try_recv() {
-                    Some(Output::Event { seq, .. }) => {
-                        idler.idle(1);
-                        if seq >= next_unseen {
-                            let now = epoch.elapsed().as_nanos() as u64;
-                            for s in next_unseen..=seq {
-                                let t = intended[(s - 1) as usize].load(Ordering::Acquire);
-                                hist.record(now.saturating_sub(t)).expect("record");
-                            }
-                            next_unseen = seq + 1;
-                            if next_unseen > n as u64 {
-                                return (hist, epoch.elapsed());
-                            }
-                        }
+    let mut next_unseen = 1u64;
+    // The first fifth is warm-up (first-touch page faults, the journal's
+    // first segment): run, but not recorded.
+    let warmup = n as u64 / 5;
+    let drain = |intended: &[u64], hist: &mut Histogram<u64>, next_unseen: &mut u64| {
+        while let Some(out) = rx.try_recv() {
+            match out {
+                Output::Event { seq, .. } if seq >= *next_unseen => {
+                    let now = epoch.elapsed().as_nanos() as u64;
+                    for s in (*next_unseen).max(warmup + 1)..=seq {
+                        hist.record(now.saturating_sub(intended[(s - 1) as usize]))
+                            .expect("record");
                     }
-                    Some(Output::Refused { refusal, .. }) => panic!("refused: {refusal}"),
-                    None => idler.idle(0),
+                    *next_unseen = seq + 1;
                 }
+                Output::Event { .. } => {}
+                Output::Refused { refusal, .. } => panic!("refused: {refusal}"),
             }
-        })
+        }
     };
     let started = epoch.elapsed();
     for (i, input) in inputs.iter().enumerate() {
@@ -121,25 +121,27 @@ fn run(
             Some(r) => Duration::from_secs_f64(i as f64 / r),
             None => epoch.elapsed(),
         };
-        // Sleep until just before the due time, then spin: the producer
-        // must leave the cores to the loop between sends.
-        let now = epoch.elapsed();
-        if due > now + Duration::from_micros(200) {
-            std::thread::sleep(due - now - Duration::from_micros(100));
-        }
         while epoch.elapsed() < due {
+            drain(&intended, &mut hist, &mut next_unseen);
             std::hint::spin_loop();
         }
-        intended[i].store(due.as_nanos() as u64, Ordering::Release);
+        intended[i] = due.as_nanos() as u64;
         let mut input = *input;
         loop {
-            match tx.send(input, 1_000) {
+            match tx.send(input, 0) {
                 Ok(()) => break,
-                Err(back) => input = back,
+                Err(back) => {
+                    input = back;
+                    drain(&intended, &mut hist, &mut next_unseen);
+                }
             }
         }
     }
-    let (hist, finished) = consumer.join().expect("consumer");
+    while next_unseen <= n as u64 {
+        drain(&intended, &mut hist, &mut next_unseen);
+        std::hint::spin_loop();
+    }
+    let finished = epoch.elapsed();
     stop.store(true, Ordering::Release);
     let seq = handle.join().expect("loop");
     drop(seq);
@@ -170,7 +172,7 @@ fn main() {
         rates[2] / 1e6
     );
     for rate in [100_000.0, 1_000_000.0] {
-        let take = inputs.len().min((rate * 2.0) as usize).max(100_000);
+        let take = inputs.len().min((rate * 5.0) as usize).max(100_000);
         let (_, h) = run(&base, &inputs[..take], Some(rate));
         println!(
             "offered {:>9.0}/s, {take} inputs: input-to-output latency us p50 {:.1} p99 {:.1} p99.9 {:.1} max {:.1}",
