@@ -62,6 +62,7 @@ fn start(dir: &std::path::Path) -> Sequencer<JournalLog> {
             gate_on_durable: false,
             tick_interval_ns: 0,
             checkpoint_every_inputs: 0,
+            pending_max: 1 << 20,
         },
         0,
     )

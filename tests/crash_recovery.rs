@@ -72,6 +72,7 @@ fn seq_config() -> SequencerConfig {
         tick_interval_ns: 0,
         // Checkpoints are journaled, and every restart verifies them.
         checkpoint_every_inputs: 97,
+        pending_max: 1 << 20,
     }
 }
 

@@ -25,7 +25,10 @@
 //! bounded number of tries for room and then hands the input back
 //! ([`Refusal::Busy`]): a full ring is an answer, never a silent drop. A full
 //! outbound ring holds events back in the sequencer (nothing is dropped); the
-//! next duty cycles retry.
+//! next duty cycles retry. Once more than `pending_max` events are held back,
+//! the sequencer takes no new input until consumers catch up, so the inbound
+//! ring fills and producers are told "busy": memory stays bounded and the
+//! slowness reaches the clients as an explicit answer.
 //!
 //! Allocation: the encode buffer and the pending-event queue are reused; in
 //! steady state a duty cycle allocates nothing.
@@ -170,6 +173,9 @@ pub struct SequencerConfig {
     /// Journal a checkpoint (the engine's state hash) after this many
     /// inputs; 0 for never. Each costs one pass over the engine state.
     pub checkpoint_every_inputs: u64,
+    /// Most events held back (waiting for durability or for room on the
+    /// outbound ring) before the sequencer stops taking input.
+    pub pending_max: usize,
 }
 
 impl Default for SequencerConfig {
@@ -181,6 +187,7 @@ impl Default for SequencerConfig {
             gate_on_durable: true,
             tick_interval_ns: 100_000_000,
             checkpoint_every_inputs: 1_000_000,
+            pending_max: 1 << 20,
         }
     }
 }
@@ -313,6 +320,9 @@ impl<L: InputLog> Sequencer<L> {
             self.next_tick_ns = now + self.config.tick_interval_ns;
         }
         for _ in 0..self.config.batch_max {
+            if self.pending.len() > self.config.pending_max {
+                break;
+            }
             let Some(input) = self.inbound.pop() else {
                 break;
             };
@@ -555,6 +565,7 @@ mod tests {
             gate_on_durable: gate,
             tick_interval_ns: 0,
             checkpoint_every_inputs: 0,
+            pending_max: 16,
         };
         Sequencer::new(Engine::new(config()).unwrap(), log, cfg, 0)
     }
@@ -628,6 +639,47 @@ mod tests {
         assert!(s.do_work(1) >= 4);
         assert_eq!(s.log().frames.len(), 4, "batch_max inputs per duty cycle");
         assert!(tx.send(order(9, Side::Sell, 200), 0).is_ok(), "room again");
+    }
+
+    #[test]
+    fn a_slow_consumer_stops_intake_instead_of_growing_memory() {
+        // Gated, and nothing durable: events pile up as pending.
+        let mut s = sequencer(MemLog::default(), true);
+        let (tx, rx) = (s.sender(), s.receiver());
+        let mut sent = 0;
+        for round in 0..20 {
+            for n in 0..4 {
+                let id = round * 4 + n;
+                if tx
+                    .send(order(id, Side::Sell, 100 + i64::from(id)), 0)
+                    .is_ok()
+                {
+                    sent += 1;
+                }
+            }
+            s.do_work(1);
+        }
+        let journaled = s.log().frames.len();
+        assert!(
+            s.pending_len() <= 16 + 4 * 2,
+            "pending bounded: {}",
+            s.pending_len()
+        );
+        assert!(
+            journaled < sent,
+            "intake stopped: {journaled} of {sent} taken"
+        );
+        assert!(
+            tx.send(order(99, Side::Sell, 300), 10).is_err(),
+            "producers hear busy"
+        );
+        // Once durable, everything flows again and nothing was lost.
+        s.log.durable = u64::MAX;
+        for _ in 0..40 {
+            s.do_work(1);
+            while rx.try_recv().is_some() {}
+        }
+        assert_eq!(s.log().frames.len(), sent, "every accepted input journaled");
     }
 
     #[test]
