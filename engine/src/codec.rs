@@ -30,19 +30,22 @@
 //! # State, format version [`STATE_FORMAT_VERSION`]
 //! A magic, the version, the counters, then per instrument (by id) its last
 //! trade, its levels best first with their queues as OrderIds, and its stop
-//! books in trigger-key order; then every order known today by OrderId; then
-//! the finished-order queue. Slab slots and hash tables are not written: they
+//! books in trigger-key order; then the live orders by OrderId; then the
+//! finished orders in the order they finished (the order they will be
+//! forgotten in), so that a restore streams them straight into place. Each
+//! order record carries its ClOrdIDs, current first, then the earlier ones
+//! oldest first. Slab slots and hash tables are not written: they
 //! are rebuilt, so that equal states encode to equal bytes.
 
 use std::collections::BTreeMap;
 
 use crate::book::NIL;
-use crate::config::{EngineConfig, next_day_end_ns};
+use crate::config::EngineConfig;
 use crate::engine::{Engine, Order, Place};
 use crate::event::{OrdStatus, Reason};
 use crate::input::{Cancel, Input, MassCancel, NewOrder, OrderRef, OrderStatusRequest, Replace};
 use crate::reason::{CancelReason, RejectReason};
-use crate::store::{DONE, DoneOrder, Loc, OrderStore};
+use crate::store::{DONE, DoneOrder, OrderStore};
 use crate::types::{
     CL_ORD_ID_LEN_MAX, ClOrdId, InstrumentId, OrdType, OrderId, ParticipantId, Side, TimeInForce,
 };
@@ -51,7 +54,7 @@ use crate::types::{
 pub const INPUT_FORMAT_VERSION: u16 = 1;
 
 /// Version of the state encoding, written after the magic.
-pub const STATE_FORMAT_VERSION: u16 = 1;
+pub const STATE_FORMAT_VERSION: u16 = 2;
 
 /// The first bytes of an encoded state.
 pub const STATE_MAGIC: [u8; 8] = *b"VENGSNAP";
@@ -540,66 +543,60 @@ pub(crate) fn encode_state(e: &Engine, out: &mut Vec<u8>) {
         }
     }
 
-    let mut known: Vec<Order> = e
-        .store
-        .live_orders()
-        .map(|(_, o)| *o)
-        .chain(
-            e.store
-                .done_orders()
-                .map(|d| d.into_order(e.cl_index.entry(d.cl_entry).cl_ord_id)),
-        )
-        .collect();
-    known.sort_unstable_by_key(|o| o.id);
-    w.u32(known.len() as u32);
+    // Live orders by id, then finished orders in the order they finished
+    // (the order they are forgotten in: part of the state).
+    let mut live: Vec<&Order> = e.store.live_orders().map(|(_, o)| o).collect();
+    live.sort_unstable_by_key(|o| o.id);
     let mut older = Vec::new();
-    for o in &known {
-        debug_assert!(o.place != Place::Incoming, "state encoded inside apply");
-        w.u64(o.id.0);
-        w.u32(o.participant.0);
-        w.u32(o.instrument.0);
-        w.u8(o.side as u8);
-        w.u8(o.ord_type as u8);
-        w.u8(o.tif as u8);
-        w.u8(place_code(o.place));
-        w.u8(status_code(o.status));
-        let flags = u8::from(o.post_only)
-            | u8::from(o.triggered) << 1
-            | u8::from(o.price_ticks.is_some()) << 2
-            | u8::from(o.stop_price_ticks.is_some()) << 3
-            | u8::from(o.expire_time_ns.is_some()) << 4;
-        w.u8(flags);
-        w.opt_i64(o.price_ticks);
-        w.opt_i64(o.stop_price_ticks);
-        w.u64(o.qty_lots);
-        w.u64(o.cum_qty_lots);
-        w.u64(o.leaves_qty_lots);
-        w.u64(o.visible_qty_lots);
-        w.u64(o.display_qty_lots);
-        w.u64(o.min_qty_lots);
-        if let Some(x) = o.expire_time_ns {
-            w.u64(x);
-        }
-        w.i128(o.cum_notional_tick_lots);
-        w.cl_ord_id(&o.cl_ord_id);
-        // The chain starts with the current id; the earlier ones follow it.
-        older.clear();
-        older.extend(e.cl_index.chain(o.cl_entry).skip(1).map(|c| c.cl_ord_id));
-        w.u32(older.len() as u32);
-        for id in older.iter().rev() {
-            w.cl_ord_id(id);
-        }
-        write_reason(&mut w, o.reason);
-        w.u64(o.done_time_ns);
+    w.u32(live.len() as u32);
+    for o in live {
+        write_order(&mut w, e, o, &mut older);
     }
+    w.u32(e.store.done_orders().count() as u32);
+    for d in e.store.done_orders() {
+        let o = d.into_order(e.cl_index.entry(d.cl_entry).cl_ord_id);
+        write_order(&mut w, e, &o, &mut older);
+    }
+}
 
-    let day_end = e.config.day_end_ns_of_day;
-    let done: Vec<&DoneOrder> = e.store.done_orders().collect();
-    w.u32(done.len() as u32);
-    for o in done {
-        w.u64(next_day_end_ns(o.done_time_ns, day_end));
-        w.u64(o.id.0);
+fn write_order(w: &mut Writer<'_>, e: &Engine, o: &Order, older: &mut Vec<ClOrdId>) {
+    debug_assert!(o.place != Place::Incoming, "state encoded inside apply");
+    w.u64(o.id.0);
+    w.u32(o.participant.0);
+    w.u32(o.instrument.0);
+    w.u8(o.side as u8);
+    w.u8(o.ord_type as u8);
+    w.u8(o.tif as u8);
+    w.u8(place_code(o.place));
+    w.u8(status_code(o.status));
+    let flags = u8::from(o.post_only)
+        | u8::from(o.triggered) << 1
+        | u8::from(o.price_ticks.is_some()) << 2
+        | u8::from(o.stop_price_ticks.is_some()) << 3
+        | u8::from(o.expire_time_ns.is_some()) << 4;
+    w.u8(flags);
+    w.opt_i64(o.price_ticks);
+    w.opt_i64(o.stop_price_ticks);
+    w.u64(o.qty_lots);
+    w.u64(o.cum_qty_lots);
+    w.u64(o.leaves_qty_lots);
+    w.u64(o.visible_qty_lots);
+    w.u64(o.display_qty_lots);
+    w.u64(o.min_qty_lots);
+    if let Some(x) = o.expire_time_ns {
+        w.u64(x);
     }
+    w.i128(o.cum_notional_tick_lots);
+    w.cl_ord_id(&o.cl_ord_id);
+    // The chain starts with the current id; the earlier ones follow it.
+    older.clear();
+    older.extend(e.cl_index.chain(o.cl_entry).skip(1).map(|c| c.cl_ord_id));
+    w.u32(older.len() as u32);
+    for id in older.iter().rev() {
+        w.cl_ord_id(id);
+    }
+    write_reason(w, o.reason);
+    w.u64(o.done_time_ns);
 }
 
 /// Rebuilds an engine from `bytes` written by [`encode_state`] and `config`.
@@ -665,135 +662,41 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
         queues.push(q);
     }
 
-    let n_orders = r.count(ORDER_BYTES_MIN)?;
-    // Sorted by id (checked below), so lookups by id are binary searches.
-    let mut orders: Vec<(Order, Vec<ClOrdId>)> = Vec::with_capacity(n_orders);
-    let mut prev_id = 0u64;
-    for _ in 0..n_orders {
-        let id = r.u64()?;
-        if id <= prev_id || id >= e.next_order_id {
-            return Err(bad(&r, "order ids out of order or beyond the counter"));
+    // Chains of ClOrdIDs (oldest first, current last), flat; one
+    // (start, len) per order, live orders first.
+    let mut chains: Vec<ClOrdId> = Vec::new();
+    let mut chain_of: Vec<(usize, usize)> = Vec::new();
+    let n_live = r.count(ORDER_BYTES_MIN)?;
+    let mut live: Vec<Order> = Vec::with_capacity(n_live);
+    for _ in 0..n_live {
+        let o = read_order(&mut r, &e, &mut chains, &mut chain_of)?;
+        if live.last().is_some_and(|p| p.id >= o.id) {
+            return Err(bad(&r, "live orders out of order"));
         }
-        prev_id = id;
-        let participant = ParticipantId(r.u32()?);
-        let instrument = InstrumentId(r.u32()?);
-        let Some(inst) = e.instruments.iter().position(|i| i.spec.id == instrument) else {
-            return Err(SnapshotError::UnknownInstrument { id: instrument.0 });
-        };
-        let side = r.side()?;
-        let Some(ord_type) = OrdType::from_u8(r.u8()?) else {
-            return Err(bad(&r, "unknown order type"));
-        };
-        let Some(tif) = TimeInForce::from_u8(r.u8()?) else {
-            return Err(bad(&r, "unknown time in force"));
-        };
-        let place = match r.u8()? {
-            1 => Place::Resting,
-            2 => Place::Stop,
-            3 => Place::Done,
-            _ => return Err(bad(&r, "unknown order place")),
-        };
-        let Some(status) = status_from(r.u8()?) else {
-            return Err(bad(&r, "unknown order status"));
-        };
-        let flags = r.u8()?;
-        if flags & !0b1_1111 != 0 {
-            return Err(bad(&r, "unknown flag bits"));
+        if o.place == Place::Done {
+            return Err(bad(&r, "a finished order among the live ones"));
         }
-        let price_ticks = r.opt_i64(flags & 4 != 0)?;
-        let stop_price_ticks = r.opt_i64(flags & 8 != 0)?;
-        let qty_lots = r.u64()?;
-        let cum_qty_lots = r.u64()?;
-        let leaves_qty_lots = r.u64()?;
-        let visible_qty_lots = r.u64()?;
-        let display_qty_lots = r.u64()?;
-        let min_qty_lots = r.u64()?;
-        let expire_time_ns = if flags & 16 != 0 {
-            Some(r.u64()?)
-        } else {
-            None
-        };
-        let cum_notional_tick_lots = r.i128()?;
-        let cl_ord_id = r.cl_ord_id()?;
-        let n_older = r.count(2)?;
-        let mut older = Vec::with_capacity(n_older);
-        for _ in 0..n_older {
-            older.push(r.cl_ord_id()?);
-        }
-        let reason = read_reason(&mut r)?;
-        let done_time_ns = r.u64()?;
-        let live = matches!(place, Place::Resting | Place::Stop);
-        if live != status.is_live()
-            || cum_qty_lots > qty_lots
-            || (live && leaves_qty_lots != qty_lots - cum_qty_lots)
-            || (!live && leaves_qty_lots != 0)
-            || visible_qty_lots > leaves_qty_lots
-            || (place == Place::Resting && (price_ticks.is_none() || visible_qty_lots == 0))
-            || (place == Place::Stop && stop_price_ticks.is_none())
-        {
-            return Err(bad(&r, "inconsistent order record"));
-        }
-        let order = Order {
-            id: OrderId(id),
-            participant,
-            instrument,
-            inst: inst as u32,
-            side,
-            ord_type,
-            tif,
-            place,
-            status,
-            post_only: flags & 1 != 0,
-            triggered: flags & 2 != 0,
-            price_ticks,
-            stop_price_ticks,
-            qty_lots,
-            cum_qty_lots,
-            leaves_qty_lots,
-            visible_qty_lots,
-            display_qty_lots,
-            min_qty_lots,
-            expire_time_ns,
-            cum_notional_tick_lots,
-            cl_ord_id,
-            cl_entry: NIL,
-            reason,
-            done_time_ns,
-            prev: NIL,
-            next: NIL,
-        };
-        orders.push((order, older));
+        live.push(o);
     }
-    let find = |orders: &[(Order, Vec<ClOrdId>)], id: u64| {
-        orders.binary_search_by_key(&id, |(o, _)| o.id.0).ok()
-    };
-
-    let n_finished = r.count(16)?;
-    let mut done = Vec::with_capacity(n_finished);
-    for _ in 0..n_finished {
-        let _forget_at = r.u64()?;
-        let id = r.u64()?;
-        match find(&orders, id).map(|i| &orders[i].0) {
-            Some(o) if o.place == Place::Done => done.push(DoneOrder::from_order(o)),
-            _ => {
-                return Err(bad(
-                    &r,
-                    "finished queue names an order that is not finished",
-                ));
-            }
+    let n_done = r.count(ORDER_BYTES_MIN)?;
+    let mut done: Vec<DoneOrder> = Vec::with_capacity(n_done);
+    for _ in 0..n_done {
+        let o = read_order(&mut r, &e, &mut chains, &mut chain_of)?;
+        if o.place != Place::Done {
+            return Err(bad(&r, "a live order among the finished ones"));
         }
-    }
-    let done_count = orders
-        .iter()
-        .filter(|(o, _)| o.place == Place::Done)
-        .count();
-    if done.len() != done_count {
-        return Err(bad(
-            &r,
-            "finished queue does not list every finished order once",
-        ));
+        done.push(DoneOrder::from_order(&o));
     }
     r.finish()?;
+    let mut ids: Vec<u64> = live
+        .iter()
+        .map(|o| o.id.0)
+        .chain(done.iter().map(|d| d.id.0))
+        .collect();
+    ids.sort_unstable();
+    if ids.windows(2).any(|p| p[0] == p[1]) {
+        return Err(bad(&r, "an order id appears twice"));
+    }
     // The OrderID locator spans the ids from the oldest finished order on; a
     // corrupt counter must not make it allocate without bound.
     let span = done
@@ -807,42 +710,35 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
             "finished orders span more order ids than a day can hold",
         ));
     }
-
-    let live: Vec<Order> = orders
-        .iter()
-        .filter(|(o, _)| o.place != Place::Done)
-        .map(|(o, _)| *o)
-        .collect();
     let capacity = e.config.orders_capacity;
     let (store, locs) = OrderStore::rebuild(live, done, e.next_order_id, capacity);
     e.store = store;
-    // Locations by position in `orders`.
-    let mut loc_of: Vec<Loc> = vec![NIL; orders.len()];
-    for (id, loc) in locs {
-        let i = find(&orders, id.0).expect("every located order was decoded");
-        if loc_of[i] != NIL {
-            return Err(bad(&r, "finished queue lists an order twice"));
-        }
-        loc_of[i] = loc;
-    }
-    let ids_total: usize = orders.iter().map(|(_, older)| older.len() + 1).sum();
-    e.cl_index.reserve(ids_total);
-    for (i, (o, older)) in orders.iter().enumerate() {
-        let loc = loc_of[i];
+    e.cl_index.reserve(chains.len());
+    for (i, &(id, loc)) in locs.iter().enumerate() {
+        let (start, len) = chain_of[i];
+        let (_, participant, _) = e.store.summary(loc);
         let mut head = NIL;
-        for cl in older.iter().chain(std::iter::once(&o.cl_ord_id)) {
-            head = match e.cl_index.insert_if_absent(o.participant, *cl, loc, head) {
+        for cl in &chains[start..start + len] {
+            head = match e.cl_index.insert_if_absent(participant, *cl, loc, head) {
                 Some(entry) => entry,
                 None => return Err(bad(&r, "ClOrdID used twice")),
             };
         }
         e.store.set_cl_entry(loc, head);
-        if o.place != Place::Done
-            && let Some(x) = o.expire_time_ns
+        if i < n_live
+            && let Some(x) = e.store.live(loc).expire_time_ns
         {
-            e.expiries.insert((x, o.id), loc);
+            e.expiries.insert((x, id), loc);
         }
     }
+    // Live orders' locations by id (they come first in `locs`, sorted).
+    let live_locs = &locs[..n_live];
+    let find = |id: u64| {
+        live_locs
+            .binary_search_by_key(&id, |(o, _)| o.0)
+            .ok()
+            .map(|i| live_locs[i].1)
+    };
 
     // Put resting orders into their levels and stops into their books, each
     // exactly once and where its own record says it belongs.
@@ -853,7 +749,7 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
                 return Err(bad(&r, "empty price level"));
             }
             for id in ids {
-                let Some(loc) = find(&orders, id).map(|i| loc_of[i]) else {
+                let Some(loc) = find(id) else {
                     return Err(bad(&r, "level names an unknown order"));
                 };
                 if loc & DONE != 0 {
@@ -874,7 +770,7 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
         }
         for (side, ids) in [Side::Buy, Side::Sell].into_iter().zip(q.stops) {
             for id in ids {
-                let Some(loc) = find(&orders, id).map(|i| loc_of[i]) else {
+                let Some(loc) = find(id) else {
                     return Err(bad(&r, "stop book names an unknown order"));
                 };
                 if loc & DONE != 0 {
@@ -901,15 +797,121 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
             }
         }
     }
-    if placed.len()
-        != orders
-            .iter()
-            .filter(|(o, _)| o.place != Place::Done)
-            .count()
-    {
+    if placed.len() != n_live {
         return Err(bad(&r, "live order in no level or stop book"));
     }
     Ok(e)
+}
+
+/// Reads one order record (live or finished), with its ClOrdID chain
+/// appended to `chains` (oldest first, current last) and its position in
+/// `chain_of`.
+fn read_order(
+    r: &mut Reader<'_>,
+    e: &Engine,
+    chains: &mut Vec<ClOrdId>,
+    chain_of: &mut Vec<(usize, usize)>,
+) -> Result<Order, SnapshotError> {
+    let bad = |r: &Reader<'_>, problem| {
+        SnapshotError::Decode(DecodeError {
+            what: "state",
+            offset: r.pos,
+            problem,
+        })
+    };
+    let id = r.u64()?;
+    if id == 0 || id >= e.next_order_id {
+        return Err(bad(r, "order id beyond the counter"));
+    }
+    let participant = ParticipantId(r.u32()?);
+    let instrument = InstrumentId(r.u32()?);
+    let Some(inst) = e.instruments.iter().position(|i| i.spec.id == instrument) else {
+        return Err(SnapshotError::UnknownInstrument { id: instrument.0 });
+    };
+    let side = r.side()?;
+    let Some(ord_type) = OrdType::from_u8(r.u8()?) else {
+        return Err(bad(r, "unknown order type"));
+    };
+    let Some(tif) = TimeInForce::from_u8(r.u8()?) else {
+        return Err(bad(r, "unknown time in force"));
+    };
+    let place = match r.u8()? {
+        1 => Place::Resting,
+        2 => Place::Stop,
+        3 => Place::Done,
+        _ => return Err(bad(r, "unknown order place")),
+    };
+    let Some(status) = status_from(r.u8()?) else {
+        return Err(bad(r, "unknown order status"));
+    };
+    let flags = r.u8()?;
+    if flags & !0b1_1111 != 0 {
+        return Err(bad(r, "unknown flag bits"));
+    }
+    let price_ticks = r.opt_i64(flags & 4 != 0)?;
+    let stop_price_ticks = r.opt_i64(flags & 8 != 0)?;
+    let qty_lots = r.u64()?;
+    let cum_qty_lots = r.u64()?;
+    let leaves_qty_lots = r.u64()?;
+    let visible_qty_lots = r.u64()?;
+    let display_qty_lots = r.u64()?;
+    let min_qty_lots = r.u64()?;
+    let expire_time_ns = if flags & 16 != 0 {
+        Some(r.u64()?)
+    } else {
+        None
+    };
+    let cum_notional_tick_lots = r.i128()?;
+    let cl_ord_id = r.cl_ord_id()?;
+    let n_older = r.count(2)?;
+    let start = chains.len();
+    for _ in 0..n_older {
+        chains.push(r.cl_ord_id()?);
+    }
+    chains.push(cl_ord_id);
+    chain_of.push((start, n_older + 1));
+    let reason = read_reason(r)?;
+    let done_time_ns = r.u64()?;
+    let live = matches!(place, Place::Resting | Place::Stop);
+    if live != status.is_live()
+        || cum_qty_lots > qty_lots
+        || (live && leaves_qty_lots != qty_lots - cum_qty_lots)
+        || (!live && leaves_qty_lots != 0)
+        || visible_qty_lots > leaves_qty_lots
+        || (place == Place::Resting && (price_ticks.is_none() || visible_qty_lots == 0))
+        || (place == Place::Stop && stop_price_ticks.is_none())
+    {
+        return Err(bad(r, "inconsistent order record"));
+    }
+    Ok(Order {
+        id: OrderId(id),
+        participant,
+        instrument,
+        inst: inst as u32,
+        side,
+        ord_type,
+        tif,
+        place,
+        status,
+        post_only: flags & 1 != 0,
+        triggered: flags & 2 != 0,
+        price_ticks,
+        stop_price_ticks,
+        qty_lots,
+        cum_qty_lots,
+        leaves_qty_lots,
+        visible_qty_lots,
+        display_qty_lots,
+        min_qty_lots,
+        expire_time_ns,
+        cum_notional_tick_lots,
+        cl_ord_id,
+        cl_entry: NIL,
+        reason,
+        done_time_ns,
+        prev: NIL,
+        next: NIL,
+    })
 }
 
 /// A snapshot that cannot be restored.
