@@ -27,6 +27,37 @@ pub fn engine_config() -> EngineConfig {
     }
 }
 
+/// The demo venue's FIX sessions: `CLIENT1` … `CLIENT4` log on to `VENUE`
+/// as participants 1 to 4, without a password (demonstration only: a real
+/// venue sets `password_hash`).
+#[must_use]
+pub fn fix_sessions() -> Vec<gateway::fix::config::SessionConfig> {
+    (1..=4)
+        .map(|i| {
+            gateway::fix::config::SessionConfig::new(
+                "VENUE",
+                &format!("CLIENT{i}"),
+                ParticipantId(i),
+            )
+        })
+        .collect()
+}
+
+/// The demo venue's instruments as the FIX gateway sees them.
+#[must_use]
+pub fn fix_instruments() -> Vec<gateway::fix::app::InstrumentInfo> {
+    engine_config()
+        .instruments
+        .iter()
+        .map(|spec| {
+            gateway::fix::app::InstrumentInfo::from_spec(
+                spec,
+                Some("US Treasury 10-year note".to_owned()),
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

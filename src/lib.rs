@@ -6,8 +6,11 @@
 //!   strategies and the pinned loop thread.
 //! - [`snapshot`]: engine snapshots on disk.
 //! - [`demo`]: the built-in demonstration venue (until configuration files).
+//! - [`fix_gateway`]: the FIX acceptor's thread, its session stores, and
+//!   the re-derivation of undelivered execution reports after a crash.
 #![forbid(unsafe_code)]
 
 pub mod demo;
+pub mod fix_gateway;
 pub mod runtime;
 pub mod snapshot;

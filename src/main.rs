@@ -27,9 +27,12 @@ enum Command {
         /// Venue configuration file (not read yet: configuration files are a later issue).
         #[arg(long, default_value = "examples/venue.toml")]
         config: std::path::PathBuf,
-        /// Data directory: the journal and snapshots live here.
+        /// Data directory: the journal, snapshots and FIX session stores live here.
         #[arg(long, default_value = "data")]
         data: std::path::PathBuf,
+        /// Where the FIX acceptor listens.
+        #[arg(long, default_value = "127.0.0.1:9878")]
+        fix_listen: std::net::SocketAddr,
     },
     /// Check the engine on this machine: determinism, snapshots, input codec.
     Selfcheck,
@@ -41,7 +44,11 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: Result<()> = match cli.command {
-        Command::Run { config, data } => run::run(&config, &data),
+        Command::Run {
+            config,
+            data,
+            fix_listen,
+        } => run::run(&config, &data, fix_listen),
         Command::Selfcheck => selfcheck::run(),
         Command::Journal(cmd) => journal_cmd::run(cmd),
     };

@@ -7,6 +7,7 @@
 //! way to receive orders from outside: it journals clock ticks and
 //! checkpoints, and shows that recovery, the loop and shutdown work.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,9 +16,12 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use engine::sequencer::{Sequencer, SequencerConfig};
 use journal::{Durability, JournalConfig};
-use venue::runtime::{IdleStrategy, JournalLog, SnapshotPolicy, recover, spawn, take_snapshot};
+use venue::fix_gateway::{FixSettings, Prepared, fix_dir};
+use venue::runtime::{
+    IdleStrategy, JournalLog, SnapshotPolicy, recover_with, spawn, take_snapshot,
+};
 
-pub(crate) fn run(config_path: &Path, data: &Path) -> Result<()> {
+pub(crate) fn run(config_path: &Path, data: &Path, fix_listen: SocketAddr) -> Result<()> {
     println!(
         "venue {} (engine {})",
         env!("CARGO_PKG_VERSION"),
@@ -25,7 +29,7 @@ pub(crate) fn run(config_path: &Path, data: &Path) -> Result<()> {
     );
     println!(
         "note: configuration files are not read yet ({} is ignored); running the built-in \
-         demonstration venue. No gateways yet: the venue takes no orders from outside.",
+         demonstration venue (FIX sessions CLIENT1..CLIENT4 -> VENUE, no password).",
         config_path.display()
     );
     let journal_dir = data.join("journal");
@@ -37,11 +41,20 @@ pub(crate) fn run(config_path: &Path, data: &Path) -> Result<()> {
         },
         ..JournalConfig::default()
     };
-    let r = recover(
+    let fix_settings = FixSettings {
+        listen: fix_listen,
+        sessions: venue::demo::fix_sessions(),
+        dir: fix_dir(data),
+    };
+    let mut prepared = Prepared::open(&fix_settings)?;
+    let snapshot_max_seq = prepared.snapshot_max_seq();
+    let r = recover_with(
         &journal_dir,
         Some(&snapshot_dir),
         venue::demo::engine_config(),
         journal_config,
+        snapshot_max_seq,
+        &mut |seq, time_ns, event| prepared.observe(seq, time_ns, event),
     )?;
     for w in &r.warnings {
         eprintln!("warning: {w}");
@@ -76,6 +89,17 @@ pub(crate) fn run(config_path: &Path, data: &Path) -> Result<()> {
         r.last_time_ns,
     );
     let stop = Arc::new(AtomicBool::new(false));
+    let journal_last_seq = seq.log().journal().last_seq();
+    let (fix_addr, fix_thread) = venue::fix_gateway::start(
+        &fix_settings,
+        prepared,
+        venue::demo::fix_instruments(),
+        seq.sender(),
+        seq.receiver(),
+        journal_last_seq,
+        Arc::clone(&stop),
+    )?;
+    println!("FIX 4.4 acceptor listening on {fix_addr}");
     {
         let stop = Arc::clone(&stop);
         ctrlc::set_handler(move || stop.store(true, Ordering::Release))
@@ -97,6 +121,9 @@ pub(crate) fn run(config_path: &Path, data: &Path) -> Result<()> {
         std::thread::sleep(Duration::from_millis(50));
     }
     stop.store(true, Ordering::Release);
+    if fix_thread.join().is_err() {
+        eprintln!("error: the FIX gateway thread panicked");
+    }
     let mut seq = handle
         .join()
         .map_err(|_| anyhow::anyhow!("the sequencer thread panicked"))?;

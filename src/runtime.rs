@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 use engine::codec::INPUT_FORMAT_VERSION;
 use engine::sequencer::{InputLog, Sequencer};
-use engine::{Engine, EngineConfig, decode_input};
+use engine::{Engine, EngineConfig, Event, EventSink, decode_input};
 use journal::{Journal, JournalConfig, JournalError, RecoveryReport};
 
 /// The journal payload type of an engine input.
@@ -118,12 +118,41 @@ pub fn recover(
     engine_config: EngineConfig,
     journal_config: JournalConfig,
 ) -> Result<Recovered> {
+    recover_with(
+        dir,
+        snapshots,
+        engine_config,
+        journal_config,
+        u64::MAX,
+        &mut |_, _, _| {},
+    )
+}
+
+/// As [`recover`], but starts from no snapshot later than
+/// `snapshot_max_seq`, and shows every event the replay produces to
+/// `observer` as `(seq, time_ns, event)`: the gateways re-derive from them
+/// what they had not yet delivered when the venue stopped.
+///
+/// # Errors
+/// As [`recover`].
+pub fn recover_with(
+    dir: &Path,
+    snapshots: Option<&Path>,
+    engine_config: EngineConfig,
+    journal_config: JournalConfig,
+    snapshot_max_seq: u64,
+    observer: &mut dyn FnMut(u64, u64, &Event),
+) -> Result<Recovered> {
     let started = Instant::now();
     let journal = Journal::open(dir, journal_config)
         .with_context(|| format!("cannot open the journal in {}", dir.display()))?;
     let report = journal.recovery().clone();
     let (snapshot, warnings) = match snapshots {
-        Some(s) => crate::snapshot::load_newest(s, &engine_config, journal.last_seq())?,
+        Some(s) => crate::snapshot::load_newest(
+            s,
+            &engine_config,
+            journal.last_seq().min(snapshot_max_seq),
+        )?,
         None => (None, Vec::new()),
     };
     let from_snapshot = snapshot.as_ref().map(|s| s.seq);
@@ -140,7 +169,6 @@ pub fn recover(
             .seek_seq(seq + 1)
             .with_context(|| format!("cannot find sequence {} in the journal", seq + 1))?;
     }
-    let mut sink = engine::NullSink;
     let mut replayed = 0u64;
     while let Some(frame) = reader.next_frame().context("cannot read the journal")? {
         if frame.payload_type != PAYLOAD_TYPE_INPUT {
@@ -160,6 +188,11 @@ pub fn recover(
         let input = decode_input(frame.payload)
             .with_context(|| format!("journal frame {} is not a valid input", frame.seq))?;
         engine::sequencer::check_checkpoint(&engine, frame.seq, &input)?;
+        let mut sink = Observe {
+            seq: frame.seq,
+            time_ns: frame.time_ns,
+            observer: &mut *observer,
+        };
         engine.apply(frame.seq, frame.time_ns, &input, &mut sink);
         replayed += 1;
         last_time_ns = frame.time_ns;
@@ -181,6 +214,19 @@ pub fn recover(
         last_time_ns,
         elapsed: started.elapsed(),
     })
+}
+
+/// Shows replayed events to an observer with their input's seq and time.
+struct Observe<'a> {
+    seq: u64,
+    time_ns: u64,
+    observer: &'a mut dyn FnMut(u64, u64, &Event),
+}
+
+impl EventSink for Observe<'_> {
+    fn event(&mut self, event: &Event) {
+        (self.observer)(self.seq, self.time_ns, event);
+    }
 }
 
 /// What the loop thread does when a duty cycle found nothing to do.

@@ -109,7 +109,7 @@ impl Released {
         let durable = seq.log().journal().durable_seq();
         while let Some(out) = rx.try_recv() {
             match out {
-                Output::Event { seq: s, event } => {
+                Output::Event { seq: s, event, .. } => {
                     assert!(
                         s <= durable,
                         "event of input {s} released before durable {durable}"

@@ -88,6 +88,17 @@ impl fmt::Display for Refusal {
     }
 }
 
+/// A producer's tag on an input, handed back with every output the input
+/// causes, so that a gateway can tell which of its requests an event answers
+/// (a FIX gateway packs its session and the message's MsgSeqNum into it).
+/// The engine never reads it, and it is not journaled: inputs the sequencer
+/// makes itself (clock ticks, checkpoints) and replayed inputs have
+/// [`ORIGIN_NONE`].
+pub type Origin = u64;
+
+/// The origin of inputs that no producer sent.
+pub const ORIGIN_NONE: Origin = 0;
+
 /// What leaves the sequencer.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Output {
@@ -95,6 +106,10 @@ pub enum Output {
     Event {
         /// The causing input's sequence number.
         seq: u64,
+        /// The causing input's time stamp (FIX TransactTime).
+        time_ns: TimeNs,
+        /// The causing input's origin.
+        origin: Origin,
         /// The event.
         event: Event,
     },
@@ -102,6 +117,8 @@ pub enum Output {
     Refused {
         /// The input.
         input: Input,
+        /// Its origin.
+        origin: Origin,
         /// Why.
         refusal: Refusal,
     },
@@ -110,7 +127,7 @@ pub enum Output {
 /// The producer side of the inbound ring.
 #[derive(Clone, Debug)]
 pub struct InputSender {
-    ring: Arc<ArrayQueue<Input>>,
+    ring: Arc<ArrayQueue<(Input, Origin)>>,
 }
 
 impl InputSender {
@@ -125,11 +142,23 @@ impl InputSender {
         reason = "handing the input back unboxed keeps the busy path allocation-free"
     )]
     pub fn send(&self, input: Input, tries: u32) -> Result<(), Input> {
-        let mut input = input;
+        self.send_from(input, ORIGIN_NONE, tries)
+    }
+
+    /// As [`InputSender::send`], tagging the input with `origin`.
+    ///
+    /// # Errors
+    /// The ring stayed full: the input is handed back.
+    #[allow(
+        clippy::result_large_err,
+        reason = "handing the input back unboxed keeps the busy path allocation-free"
+    )]
+    pub fn send_from(&self, input: Input, origin: Origin, tries: u32) -> Result<(), Input> {
+        let mut item = (input, origin);
         for attempt in 0..=tries {
-            match self.ring.push(input) {
+            match self.ring.push(item) {
                 Ok(()) => return Ok(()),
-                Err(back) => input = back,
+                Err(back) => item = back,
             }
             if attempt < 64 {
                 std::hint::spin_loop();
@@ -137,7 +166,19 @@ impl InputSender {
                 std::thread::yield_now();
             }
         }
-        Err(input)
+        Err(item.0)
+    }
+
+    /// Inputs waiting in the ring.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.ring.len()
+    }
+
+    /// Whether the ring is empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.ring.is_empty()
     }
 }
 
@@ -195,13 +236,16 @@ impl Default for SequencerConfig {
 /// Buffers an input's events with its sequence number.
 struct Pending<'a> {
     seq: u64,
-    queue: &'a mut VecDeque<(u64, Event)>,
+    time_ns: TimeNs,
+    origin: Origin,
+    queue: &'a mut VecDeque<(u64, TimeNs, Origin, Event)>,
 }
 
 impl EventSink for Pending<'_> {
     #[inline]
     fn event(&mut self, event: &Event) {
-        self.queue.push_back((self.seq, *event));
+        self.queue
+            .push_back((self.seq, self.time_ns, self.origin, *event));
     }
 }
 
@@ -210,9 +254,9 @@ pub struct Sequencer<L: InputLog> {
     engine: Engine,
     log: L,
     config: SequencerConfig,
-    inbound: Arc<ArrayQueue<Input>>,
+    inbound: Arc<ArrayQueue<(Input, Origin)>>,
     outbound: Arc<ArrayQueue<Output>>,
-    pending: VecDeque<(u64, Event)>,
+    pending: VecDeque<(u64, TimeNs, Origin, Event)>,
     /// Refusals waiting for room on the outbound ring.
     refused: VecDeque<Output>,
     encode_buf: Vec<u8>,
@@ -314,7 +358,7 @@ impl<L: InputLog> Sequencer<L> {
         let now = now_ns.max(self.last_time_ns);
         if self.config.tick_interval_ns > 0 && now >= self.next_tick_ns && self.halted.is_none() {
             if self.next_tick_ns != 0 {
-                self.sequence(now, Input::ClockTick);
+                self.sequence(now, Input::ClockTick, ORIGIN_NONE);
                 work += 1;
             }
             self.next_tick_ns = now + self.config.tick_interval_ns;
@@ -323,16 +367,16 @@ impl<L: InputLog> Sequencer<L> {
             if self.pending.len() > self.config.pending_max {
                 break;
             }
-            let Some(input) = self.inbound.pop() else {
+            let Some((input, origin)) = self.inbound.pop() else {
                 break;
             };
-            self.sequence(now, input);
+            self.sequence(now, input, origin);
             work += 1;
         }
         let every = self.config.checkpoint_every_inputs;
         if every > 0 && self.since_checkpoint >= every && self.halted.is_none() {
             let state_hash = self.engine.state_hash();
-            self.sequence(now, Input::Checkpoint { state_hash });
+            self.sequence(now, Input::Checkpoint { state_hash }, ORIGIN_NONE);
             self.since_checkpoint = 0;
             work += 1;
         }
@@ -340,12 +384,16 @@ impl<L: InputLog> Sequencer<L> {
     }
 
     /// Journals, then applies, one input.
-    fn sequence(&mut self, time_ns: TimeNs, input: Input) {
+    fn sequence(&mut self, time_ns: TimeNs, input: Input, origin: Origin) {
         if let Some(reason) = &self.halted {
             let refusal = Refusal::JournalFailed {
                 reason: reason.clone(),
             };
-            self.refused.push_back(Output::Refused { input, refusal });
+            self.refused.push_back(Output::Refused {
+                input,
+                origin,
+                refusal,
+            });
             return;
         }
         self.encode_buf.clear();
@@ -358,6 +406,8 @@ impl<L: InputLog> Sequencer<L> {
                 self.since_checkpoint += 1;
                 let mut sink = Pending {
                     seq,
+                    time_ns,
+                    origin,
                     queue: &mut self.pending,
                 };
                 self.engine.apply(seq, time_ns, &input, &mut sink);
@@ -367,6 +417,7 @@ impl<L: InputLog> Sequencer<L> {
                 self.halted = Some(reason.clone());
                 self.refused.push_back(Output::Refused {
                     input,
+                    origin,
                     refusal: Refusal::JournalFailed { reason },
                 });
             }
@@ -388,11 +439,20 @@ impl<L: InputLog> Sequencer<L> {
         } else {
             u64::MAX
         };
-        while let Some(&(seq, event)) = self.pending.front() {
+        while let Some(&(seq, time_ns, origin, event)) = self.pending.front() {
             if seq > durable {
                 break;
             }
-            if self.outbound.push(Output::Event { seq, event }).is_err() {
+            if self
+                .outbound
+                .push(Output::Event {
+                    seq,
+                    time_ns,
+                    origin,
+                    event,
+                })
+                .is_err()
+            {
                 break;
             }
             self.pending.pop_front();
@@ -603,7 +663,8 @@ mod tests {
             o,
             Output::Event {
                 seq: 2,
-                event: Event::Trade(_)
+                event: Event::Trade(_),
+                ..
             }
         )));
         assert_eq!(s.pending_len(), 0);

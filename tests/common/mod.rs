@@ -1,6 +1,8 @@
 //! Shared by the integration tests: child-process guards, order builders.
 #![allow(dead_code, reason = "each test crate uses part of this module")]
 
+pub(crate) mod fix_client;
+
 use std::process::Child;
 
 use engine::{ClOrdId, Input, InstrumentId, NewOrder, OrdType, ParticipantId, Side, TimeInForce};

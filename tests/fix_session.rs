@@ -1,0 +1,571 @@
+//! The FIX session layer over real TCP on 127.0.0.1: the FIX session test
+//! cases (FIX Trading Community numbering in each test's name), order entry,
+//! and resend across a disconnect. The venue runs in-process (journal,
+//! sequencer, acceptor) with the demonstration configuration; the client is
+//! the independent test client in `common/fix_client.rs`.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use common::fix_client::{Client, build, new_order, utc, utc_now};
+use engine::sequencer::{Sequencer, SequencerConfig};
+use journal::{Durability, JournalConfig};
+use venue::fix_gateway::{FixSettings, Prepared, fix_dir};
+use venue::runtime::{IdleStrategy, JournalLog, recover_with, spawn};
+
+const T: Duration = Duration::from_secs(5);
+
+struct Venue {
+    addr: String,
+    stop: Arc<AtomicBool>,
+    fix: Option<JoinHandle<()>>,
+    seq: Option<JoinHandle<Sequencer<JournalLog>>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Venue {
+    fn start() -> Venue {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = Venue::start_in(dir.path());
+        v._dir = Some(dir);
+        v
+    }
+
+    fn start_in(data: &std::path::Path) -> Venue {
+        let settings = FixSettings {
+            listen: "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
+            sessions: venue::demo::fix_sessions(),
+            dir: fix_dir(data),
+        };
+        let mut prepared = Prepared::open(&settings).unwrap();
+        let max = prepared.snapshot_max_seq();
+        let journal_config = JournalConfig {
+            segment_size_bytes: 1 << 20,
+            durability: Durability::Process,
+            ..JournalConfig::default()
+        };
+        let r = recover_with(
+            &data.join("journal"),
+            None,
+            venue::demo::engine_config(),
+            journal_config,
+            max,
+            &mut |s, t, e| prepared.observe(s, t, e),
+        )
+        .unwrap();
+        let seq = Sequencer::new(
+            r.engine,
+            JournalLog::new(r.journal),
+            SequencerConfig {
+                gate_on_durable: false,
+                inbound_capacity: 1 << 12,
+                outbound_capacity: 1 << 14,
+                ..SequencerConfig::default()
+            },
+            r.last_time_ns,
+        );
+        let stop = Arc::new(AtomicBool::new(false));
+        let last = seq.log().journal().last_seq();
+        let (addr, fix) = venue::fix_gateway::start(
+            &settings,
+            prepared,
+            venue::demo::fix_instruments(),
+            seq.sender(),
+            seq.receiver(),
+            last,
+            Arc::clone(&stop),
+        )
+        .unwrap();
+        let seq = spawn(
+            seq,
+            None,
+            IdleStrategy::default(),
+            Arc::clone(&stop),
+            |_| {},
+        )
+        .unwrap();
+        Venue {
+            addr: addr.to_string(),
+            stop,
+            fix: Some(fix),
+            seq: Some(seq),
+            _dir: None,
+        }
+    }
+
+    fn client(&self, sender: &str) -> Client {
+        Client::connect(&self.addr, sender)
+    }
+
+    fn logged_on(&self, sender: &str) -> Client {
+        let mut c = self.client(sender);
+        let logon = c.logon(30, &[]);
+        assert_eq!(logon.get(108), Some("30"));
+        c
+    }
+
+    fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(h) = self.fix.take() {
+            h.join().unwrap();
+        }
+        if let Some(h) = self.seq.take() {
+            let s = h.join().unwrap();
+            let (_, log) = s.into_parts();
+            log.into_journal().close().unwrap();
+        }
+    }
+}
+
+impl Drop for Venue {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn s(v: &str) -> String {
+    v.to_owned()
+}
+
+#[test]
+fn order_entry_fills_both_sides_with_textbook_execution_reports() {
+    let v = Venue::start();
+    let mut a = v.logged_on("CLIENT1");
+    let mut b = v.logged_on("CLIENT2");
+    a.send("D", &new_order("A1", b'1', "5", "100.5"));
+    let ack = a.expect("8", T);
+    assert_eq!(ack.get(150), Some("0"), "{}", ack.raw);
+    assert_eq!(ack.get(39), Some("0"));
+    assert_eq!(ack.get(11), Some("A1"));
+    assert_eq!(ack.get(55), Some("UST-10Y"));
+    assert_eq!(ack.get(44), Some("100.5"));
+    assert_eq!(ack.get(151), Some("5"));
+    assert_eq!(ack.get(14), Some("0"));
+    b.send("D", &new_order("B1", b'2', "3", "100.5"));
+    let b_ack = b.expect("8", T);
+    assert_eq!(b_ack.get(150), Some("0"));
+    let b_fill = b.expect("8", T);
+    assert_eq!(b_fill.get(150), Some("F"), "{}", b_fill.raw);
+    assert_eq!(b_fill.get(39), Some("2"));
+    assert_eq!(b_fill.get(32), Some("3"));
+    assert_eq!(b_fill.get(31), Some("100.5"));
+    assert_eq!(
+        b_fill.get(6).map(|p| p.parse::<f64>().unwrap()),
+        Some(100.5)
+    );
+    let a_fill = a.expect("8", T);
+    assert_eq!(a_fill.get(150), Some("F"));
+    assert_eq!(a_fill.get(39), Some("1"));
+    assert_eq!(a_fill.get(14), Some("3"));
+    assert_eq!(a_fill.get(151), Some("2"));
+    let ts = a_fill.get(60).unwrap();
+    assert_eq!(
+        ts.len(),
+        "20261124-10:00:00.123456".len(),
+        "microseconds: {ts}"
+    );
+    assert_ne!(a_fill.get(17), b_fill.get(17), "ExecIDs are unique");
+}
+
+#[test]
+fn an_off_tick_price_is_rejected_with_a_readable_text() {
+    let v = Venue::start();
+    let mut a = v.logged_on("CLIENT1");
+    a.send("D", &new_order("A1", b'1', "1", "100.001"));
+    let r = a.expect("8", T);
+    assert_eq!(r.get(150), Some("8"));
+    assert_eq!(r.get(39), Some("8"));
+    let text = r.get(58).unwrap();
+    assert!(text.contains("tick size 0.0078125"), "{text}");
+}
+
+#[test]
+fn unknown_instrument_and_cancel_of_unknown_order_are_answered() {
+    let v = Venue::start();
+    let mut a = v.logged_on("CLIENT1");
+    let mut o = new_order("A1", b'1', "1", "100");
+    o[2] = (55, s("NOPE"));
+    a.send("D", &o);
+    let r = a.expect("8", T);
+    assert_eq!(r.get(39), Some("8"));
+    assert!(r.get(58).unwrap().contains("unknown instrument NOPE"));
+    a.send(
+        "F",
+        &[
+            (41, s("GHOST")),
+            (11, s("C1")),
+            (55, s("UST-10Y")),
+            (54, s("1")),
+            (60, utc_now()),
+        ],
+    );
+    let r = a.expect("9", T);
+    assert_eq!(r.get(434), Some("1"));
+    assert_eq!(r.get(102), Some("1"), "unknown order: {}", r.raw);
+}
+
+#[test]
+fn a_session_acts_only_on_its_own_orders() {
+    let v = Venue::start();
+    let mut a = v.logged_on("CLIENT1");
+    let mut b = v.logged_on("CLIENT2");
+    a.send("D", &new_order("SAME", b'1', "1", "99.75"));
+    let ack = a.expect("8", T);
+    let order_id = ack.get(37).unwrap().to_owned();
+    // CLIENT2 tries to cancel CLIENT1's order by OrderID and by ClOrdID.
+    for target in [(37, order_id.clone()), (41, s("SAME"))] {
+        b.send(
+            "F",
+            &[
+                target,
+                (11, s("X")),
+                (55, s("UST-10Y")),
+                (54, s("1")),
+                (60, utc_now()),
+            ],
+        );
+        let r = b.expect("9", T);
+        assert_eq!(r.get(102), Some("1"), "as for an order that does not exist");
+    }
+}
+
+#[test]
+fn unknown_comp_ids_are_dropped_without_a_reply() {
+    let v = Venue::start();
+    let mut c = v.client("STRANGER");
+    c.send("A", &[(98, s("0")), (108, s("30"))]);
+    assert!(c.closed_within(T));
+    assert!(c.received.is_empty(), "no reply: {:?}", c.received);
+}
+
+#[test]
+fn first_message_not_a_logon_disconnects_2s() {
+    let v = Venue::start();
+    let mut c = v.client("CLIENT1");
+    c.send("0", &[]);
+    assert!(c.closed_within(T));
+    assert!(c.received.is_empty());
+}
+
+#[test]
+fn a_second_connection_is_dropped_and_the_first_undisturbed_1s() {
+    let v = Venue::start();
+    let mut first = v.logged_on("CLIENT1");
+    let mut second = v.client("CLIENT1");
+    second.send("A", &[(98, s("0")), (108, s("30"))]);
+    assert!(second.closed_within(T));
+    first.send("1", &[(112, s("PING"))]);
+    let hb = first.expect("0", T);
+    assert_eq!(hb.get(112), Some("PING"));
+}
+
+#[test]
+fn seq_too_high_queues_and_asks_for_a_resend_2b() {
+    let v = Venue::start();
+    let mut c = v.logged_on("CLIENT1");
+    // We skip 2 and send 3: the venue asks for 2.. and waits.
+    c.send_with_seq("D", 3, &new_order("Q3", b'1', "1", "99.75"));
+    let rr = c.expect("2", T);
+    assert_eq!(rr.get(7), Some("2"));
+    assert_eq!(rr.get(16), Some("0"));
+    // Fill the gap with a gap fill of 2 -> 3: message 3 is then processed.
+    let mut fields = c.header(2);
+    fields.extend([(43, s("Y")), (122, utc_now()), (123, s("Y")), (36, s("3"))]);
+    c.send_raw(build("4", &fields).as_bytes());
+    let ack = c.expect("8", T);
+    assert_eq!(ack.get(11), Some("Q3"));
+    c.next_out = 4;
+    c.send("1", &[(112, s("AFTER"))]);
+    assert_eq!(c.expect("0", T).get(112), Some("AFTER"));
+}
+
+#[test]
+fn seq_too_low_without_possdup_logs_out_2c() {
+    let v = Venue::start();
+    let mut c = v.logged_on("CLIENT1");
+    c.send_with_seq("0", 1, &[]);
+    let lo = c.expect("5", T);
+    assert_eq!(
+        lo.get(58),
+        Some("MsgSeqNum too low, expecting 2 but received 1")
+    );
+    assert!(c.closed_within(T));
+}
+
+#[test]
+fn possdup_below_expected_is_ignored_2e_and_without_orig_sending_time_rejected_2g() {
+    let v = Venue::start();
+    let mut c = v.logged_on("CLIENT1");
+    c.send("0", &[]);
+    // 2e: a PossDup resend of 1 is ignored.
+    let mut f = c.header(1);
+    f.extend([(43, s("Y")), (122, utc_now())]);
+    c.send_raw(build("0", &f).as_bytes());
+    // 2g: PossDup without OrigSendingTime at the expected number.
+    let mut f = c.header(3);
+    f.push((43, s("Y")));
+    c.send_raw(build("0", &f).as_bytes());
+    let rj = c.expect("3", T);
+    assert_eq!(rj.get(45), Some("3"));
+    assert_eq!(rj.get(373), Some("1"));
+    assert_eq!(rj.get(371), Some("122"));
+    // The reject consumed 3: 4 is next.
+    c.next_out = 4;
+    c.send("1", &[(112, s("OK"))]);
+    assert_eq!(c.expect("0", T).get(112), Some("OK"));
+}
+
+#[test]
+fn orig_sending_time_after_sending_time_is_rejected_2f() {
+    let v = Venue::start();
+    let mut c = v.logged_on("CLIENT1");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let mut f = c.header(2);
+    f.extend([(43, s("Y")), (122, utc(now + Duration::from_secs(60)))]);
+    c.send_raw(build("0", &f).as_bytes());
+    let rj = c.expect("3", T);
+    assert_eq!(rj.get(373), Some("10"));
+}
+
+#[test]
+fn garbled_messages_are_ignored_without_advancing_the_sequence_2d() {
+    let v = Venue::start();
+    let mut c = v.logged_on("CLIENT1");
+    // A bad checksum and a bad body length.
+    let mut good = build("1", &{
+        let mut f = c.header(2);
+        f.push((112, s("X")));
+        f
+    });
+    let n = good.len();
+    good.replace_range(n - 4..n - 1, "000");
+    c.send_raw(good.as_bytes());
+    c.send_raw(b"8=FIX.4.4\x019=5\x0135=0\x0134=2\x0110=000\x01");
+    // Sequence 2 is still expected.
+    c.send("1", &[(112, s("STILL2"))]);
+    let hb = c.expect("0", T);
+    assert_eq!(hb.get(112), Some("STILL2"));
+}
+
+#[test]
+fn wrong_begin_string_logs_out_2i_and_wrong_comp_id_rejects_2k() {
+    let v = Venue::start();
+    let mut c = v.logged_on("CLIENT1");
+    let body = format!(
+        "35=0\x0149=CLIENT1\x0156=VENUE\x0134=2\x0152={}\x01",
+        utc_now()
+    );
+    let mut m = format!("8=FIX.4.2\x019={}\x01{body}", body.len());
+    let sum: u32 = m.bytes().map(u32::from).sum::<u32>() % 256;
+    m.push_str(&format!("10={sum:03}\x01"));
+    c.send_raw(m.as_bytes());
+    c.expect("5", T);
+    assert!(c.closed_within(T));
+
+    let mut c = v.logged_on("CLIENT2");
+    let mut f = vec![
+        (49, s("CLIENT2")),
+        (56, s("SOMEONE")),
+        (34, s("2")),
+        (52, utc_now()),
+    ];
+    f.push((112, s("X")));
+    c.send_raw(build("1", &f).as_bytes());
+    let rj = c.expect("3", T);
+    assert_eq!(rj.get(373), Some("9"));
+    c.expect("5", T);
+    assert!(c.closed_within(T));
+}
+
+#[test]
+fn sending_time_outside_tolerance_rejects_and_logs_out_2o() {
+    let v = Venue::start();
+    let mut c = v.logged_on("CLIENT1");
+    let mut f = c.header(2);
+    f[3] = (52, s("20200101-00:00:00.000"));
+    c.send_raw(build("0", &f).as_bytes());
+    let rj = c.expect("3", T);
+    assert_eq!(rj.get(373), Some("10"));
+    c.expect("5", T);
+}
+
+#[test]
+fn invalid_and_unsupported_msg_types_2q_2r() {
+    let v = Venue::start();
+    let mut c = v.logged_on("CLIENT1");
+    c.send("ZZ", &[]);
+    let rj = c.expect("3", T);
+    assert_eq!(rj.get(373), Some("11"));
+    c.send("R", &[(131, s("QR1")), (146, s("1")), (55, s("UST-10Y"))]);
+    let bmr = c.expect("j", T);
+    assert_eq!(bmr.get(380), Some("3"));
+}
+
+#[test]
+fn test_request_is_answered_with_its_id_4_5() {
+    let v = Venue::start();
+    let mut c = v.logged_on("CLIENT1");
+    c.send("1", &[(112, s("HELLO"))]);
+    assert_eq!(c.expect("0", T).get(112), Some("HELLO"));
+}
+
+#[test]
+fn silence_brings_a_test_request_then_a_disconnect_6() {
+    let v = Venue::start();
+    let mut c = v.client("CLIENT1");
+    c.logon(1, &[]);
+    // Heartbeat 1 s: after 1.2 s of silence a TestRequest, after another
+    // second without an answer, the venue disconnects.
+    let tr = c.expect("1", Duration::from_secs(4));
+    assert!(tr.get(112).is_some());
+    assert!(c.closed_within(Duration::from_secs(4)));
+}
+
+#[test]
+fn logout_handshake_12() {
+    let v = Venue::start();
+    let mut c = v.logged_on("CLIENT1");
+    c.send("5", &[]);
+    c.expect("5", T);
+    assert!(c.closed_within(T));
+}
+
+#[test]
+fn sequence_reset_rules_10_11() {
+    let v = Venue::start();
+    let mut c = v.logged_on("CLIENT1");
+    // 11: Reset mode moves the expected number up, whatever MsgSeqNum says.
+    let mut f = c.header(99);
+    f.push((36, s("10")));
+    c.send_raw(build("4", &f).as_bytes());
+    c.next_out = 10;
+    c.send("1", &[(112, s("AT10"))]);
+    assert_eq!(c.expect("0", T).get(112), Some("AT10"));
+    // 11: NewSeqNo lower than expected: Reject 373=5.
+    let mut f = c.header(11);
+    f.push((36, s("5")));
+    c.send_raw(build("4", &f).as_bytes());
+    let rj = c.expect("3", T);
+    assert_eq!(rj.get(373), Some("5"));
+    // 10: GapFill in sequence moves to NewSeqNo.
+    let mut f = c.header(11);
+    f.extend([(123, s("Y")), (36, s("20"))]);
+    c.send_raw(build("4", &f).as_bytes());
+    c.next_out = 20;
+    c.send("1", &[(112, s("AT20"))]);
+    assert_eq!(c.expect("0", T).get(112), Some("AT20"));
+}
+
+#[test]
+fn resend_request_resends_reports_and_gap_fills_admin_8() {
+    let v = Venue::start();
+    let mut a = v.logged_on("CLIENT1");
+    a.send("D", &new_order("R1", b'1', "1", "99.75"));
+    let ack = a.expect("8", T);
+    let ack_seq = ack.seq();
+    a.send("2", &[(7, s("1")), (16, s("0"))]);
+    // 1 was our Logon reply: gap fill to 2; then the ER again.
+    let gf = a.expect("4", T);
+    assert_eq!(gf.get(123), Some("Y"));
+    assert_eq!(gf.seq(), 1);
+    assert_eq!(gf.get(36), Some(ack_seq.to_string().as_str()));
+    let again = a.expect("8", T);
+    assert_eq!(again.seq(), ack_seq);
+    assert_eq!(again.get(43), Some("Y"));
+    assert_eq!(again.get(122), ack.get(52));
+    assert_eq!(again.get(17), ack.get(17));
+}
+
+#[test]
+fn reports_made_while_logged_out_are_recovered_by_resend() {
+    let v = Venue::start();
+    let mut a = v.logged_on("CLIENT1");
+    let mut b = v.logged_on("CLIENT2");
+    a.send("D", &new_order("REST", b'1', "2", "99.75"));
+    a.expect("8", T);
+    a.send("5", &[]);
+    a.expect("5", T);
+    assert!(a.closed_within(T));
+    let next_a = a.next_out;
+    b.send("D", &new_order("HIT", b'2', "2", "99.75"));
+    b.expect("8", T);
+    assert_eq!(b.expect("8", T).get(150), Some("F"));
+    // CLIENT1 logs on again with its own numbers; the venue's Logon is
+    // ahead of what it expects, so it asks for the gap.
+    let mut a2 = v.client("CLIENT1");
+    a2.next_out = next_a;
+    let logon = a2.logon(30, &[]);
+    assert!(logon.seq() > 4, "venue's sequence kept: {}", logon.raw);
+    a2.send("2", &[(7, s("4")), (16, s("0"))]);
+    let mut fills = Vec::new();
+    while let Some(m) = a2.recv(Duration::from_secs(2)) {
+        if m.msg_type() == "8" {
+            fills.push(m);
+        }
+    }
+    let fill = fills
+        .iter()
+        .find(|m| m.get(150) == Some("F"))
+        .unwrap_or_else(|| panic!("the fill is resent: {fills:?}"));
+    assert_eq!(fill.get(43), Some("Y"));
+    assert_eq!(fill.get(11), Some("REST"));
+}
+
+#[test]
+fn a_resent_order_is_answered_with_its_status_not_entered_twice_19() {
+    let v = Venue::start();
+    let mut a = v.logged_on("CLIENT1");
+    a.send("D", &new_order("ONCE", b'1', "1", "99.75"));
+    let ack = a.expect("8", T);
+    let mut o = new_order("ONCE", b'1', "1", "99.75");
+    o.push((97, s("Y")));
+    a.send("D", &o);
+    let st = a.expect("8", T);
+    assert_eq!(st.get(150), Some("I"), "{}", st.raw);
+    assert_eq!(st.get(37), ack.get(37));
+    // Without PossResend the same ClOrdID is a duplicate.
+    a.send("D", &new_order("ONCE", b'1', "1", "99.75"));
+    let dup = a.expect("8", T);
+    assert_eq!(dup.get(150), Some("8"));
+}
+
+#[test]
+fn security_list_request_lists_the_configured_instruments() {
+    let v = Venue::start();
+    let mut a = v.logged_on("CLIENT1");
+    a.send("x", &[(320, s("SL1")), (559, s("4"))]);
+    let y = a.expect("y", T);
+    assert_eq!(y.get(320), Some("SL1"));
+    assert_eq!(y.get(146), Some("1"));
+    assert_eq!(y.get(55), Some("UST-10Y"));
+}
+
+#[test]
+fn sequence_numbers_and_reports_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a_next, last_seen);
+    {
+        let mut v = Venue::start_in(dir.path());
+        let mut a = v.logged_on("CLIENT1");
+        a.send("D", &new_order("P1", b'1', "1", "99.75"));
+        last_seen = a.expect("8", T).seq();
+        a_next = a.next_out;
+        v.shutdown();
+    }
+    let v = Venue::start_in(dir.path());
+    let mut a = v.client("CLIENT1");
+    a.next_out = a_next;
+    let logon = a.logon(30, &[]);
+    assert_eq!(logon.seq(), last_seen + 2, "after our Logout at shutdown");
+    a.send("H", &[(11, s("P1")), (55, s("UST-10Y")), (54, s("1"))]);
+    let st = a.expect("8", T);
+    assert_eq!(st.get(150), Some("I"));
+    assert_eq!(st.get(39), Some("0"), "the order is still live");
+}
