@@ -5,56 +5,12 @@
 //!
 //! `VENUE_KILLS=<n>` sets how many SIGKILL rounds (default 5).
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
 mod common;
-use common::ChildGuard;
 
-fn venue(data: &Path) -> (ChildGuard, mpsc::Receiver<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_venue"))
-        .args(["run", "--data"])
-        .arg(data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("venue starts");
-    let stdout = child.stdout.take().expect("piped");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    (ChildGuard(child), rx)
-}
-
-/// Lines up to and including the one containing `needle`.
-fn wait_for(rx: &mpsc::Receiver<String>, needle: &str) -> Vec<String> {
-    let mut seen = Vec::new();
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("no {needle:?} in {seen:#?}"));
-        let done = line.contains(needle);
-        seen.push(line);
-        if done {
-            return seen;
-        }
-    }
-}
-
-fn signal(child: &ChildGuard, sig: libc::c_int) {
-    let pid = libc::pid_t::try_from(child.0.id()).expect("pid fits");
-    // SAFETY: `kill` only sends a signal to the child we spawned and still own.
-    let rc = unsafe { libc::kill(pid, sig) };
-    assert_eq!(rc, 0, "kill failed");
-}
+use common::{signal, venue, wait_for};
 
 #[test]
 fn run_stops_cleanly_restarts_from_its_snapshot_and_survives_kill_9() {

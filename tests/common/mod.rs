@@ -3,7 +3,11 @@
 
 pub(crate) mod fix_client;
 
-use std::process::Child;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use engine::{ClOrdId, Input, InstrumentId, NewOrder, OrdType, ParticipantId, Side, TimeInForce};
 
@@ -49,4 +53,58 @@ pub(crate) fn limit(
         post_only: false,
         expire_time_ns: None,
     })
+}
+
+/// Starts the real `venue run` on `data`, its FIX acceptor on a free port;
+/// its stdout lines arrive on the receiver.
+pub(crate) fn venue(data: &Path) -> (ChildGuard, mpsc::Receiver<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_venue"))
+        .args(["run", "--fix-listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("venue starts");
+    let stdout = child.stdout.take().expect("piped");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (ChildGuard(child), rx)
+}
+
+/// Lines up to and including the one containing `needle`.
+pub(crate) fn wait_for(rx: &mpsc::Receiver<String>, needle: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("no {needle:?} in {seen:#?}"));
+        let done = line.contains(needle);
+        seen.push(line);
+        if done {
+            return seen;
+        }
+    }
+}
+
+/// The FIX address `venue run` printed among `lines`.
+pub(crate) fn fix_addr(lines: &[String]) -> String {
+    lines
+        .iter()
+        .find_map(|l| l.strip_prefix("FIX 4.4 acceptor listening on "))
+        .unwrap_or_else(|| panic!("no FIX address in {lines:#?}"))
+        .to_owned()
+}
+
+/// Sends `sig` to the child.
+pub(crate) fn signal(child: &ChildGuard, sig: libc::c_int) {
+    let pid = libc::pid_t::try_from(child.0.id()).expect("pid fits");
+    // SAFETY: `kill` only sends a signal to the child we spawned and still own.
+    let rc = unsafe { libc::kill(pid, sig) };
+    assert_eq!(rc, 0, "kill failed");
 }
