@@ -27,12 +27,15 @@ fn s(v: &str) -> String {
     v.to_owned()
 }
 
+/// A message we sent: MsgType, the fields after the header, SendingTime.
+type Sent = (String, Vec<(u32, String)>, String);
+
 /// A FIX client that survives the venue's restarts.
 struct Peer {
     name: String,
     next_out: u64,
     /// Every message we sent: MsgSeqNum -> (MsgType, fields after the header, SendingTime).
-    sent: BTreeMap<u64, (String, Vec<(u32, String)>, String)>,
+    sent: BTreeMap<u64, Sent>,
     /// The highest MsgSeqNum received from the venue.
     max_seen: u64,
     /// ExecID -> how many times received without PossDupFlag.
@@ -113,13 +116,11 @@ impl Peer {
     fn on_message(&mut self, m: &Msg) {
         let poss_dup = m.get(43) == Some("Y");
         match m.msg_type() {
-            "A" => {
-                // The venue's Logon: anything between what we saw and it is
-                // a gap to ask for.
-                if m.seq() > self.max_seen + 1 {
-                    let from = self.max_seen + 1;
-                    self.send("2", vec![(7, from.to_string()), (16, s("0"))]);
-                }
+            // The venue's Logon: anything between what we saw and it is a
+            // gap to ask for.
+            "A" if m.seq() > self.max_seen + 1 => {
+                let from = self.max_seen + 1;
+                self.send("2", vec![(7, from.to_string()), (16, s("0"))]);
             }
             "2" => {
                 let begin: u64 = m.get(7).unwrap().parse().unwrap();
