@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use common::fix_client::{Client, build, new_order, utc, utc_now};
 use engine::sequencer::{Sequencer, SequencerConfig};
+use gateway::fix::config::{CancelOnDisconnect, RateLimit, SessionConfig};
 use journal::{Durability, JournalConfig};
 use venue::fix_gateway::{FixSettings, Prepared, fix_dir};
 use venue::runtime::{IdleStrategy, JournalLog, recover_with, spawn};
@@ -37,9 +38,22 @@ impl Venue {
     }
 
     fn start_in(data: &std::path::Path) -> Venue {
+        Venue::start_with(data, venue::demo::fix_sessions())
+    }
+
+    fn start_configured(change: impl FnOnce(&mut Vec<SessionConfig>)) -> Venue {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sessions = venue::demo::fix_sessions();
+        change(&mut sessions);
+        let mut v = Venue::start_with(dir.path(), sessions);
+        v._dir = Some(dir);
+        v
+    }
+
+    fn start_with(data: &std::path::Path, sessions: Vec<SessionConfig>) -> Venue {
         let settings = FixSettings {
             listen: "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
-            sessions: venue::demo::fix_sessions(),
+            sessions,
             dir: fix_dir(data),
         };
         let mut prepared = Prepared::open(&settings).unwrap();
@@ -568,4 +582,91 @@ fn sequence_numbers_and_reports_survive_a_restart() {
     let st = a.expect("8", T);
     assert_eq!(st.get(150), Some("I"));
     assert_eq!(st.get(39), Some("0"), "the order is still live");
+}
+
+#[test]
+fn over_rate_messages_wait_then_get_an_explicit_throttle_reject() {
+    let v = Venue::start_configured(|s| {
+        s[0].rate = RateLimit {
+            per_second: 20,
+            burst: 2,
+            queue_max: 3,
+        };
+    });
+    let mut a = v.logged_on("CLIENT1");
+    // 2 pass at once, 3 wait for tokens, the rest are rejected at once.
+    for i in 0..8 {
+        a.send("D", &new_order(&format!("R{i}"), b'1', "1", "99.75"));
+    }
+    let mut acked = Vec::new();
+    let mut throttled = Vec::new();
+    while acked.len() + throttled.len() < 8 {
+        let m = a.expect("8", T);
+        match m.get(150) {
+            Some("0") => acked.push(m.get(11).unwrap().to_owned()),
+            Some("8") => {
+                assert_eq!(m.get(58), Some("throttle limit exceeded"));
+                throttled.push(m.get(11).unwrap().to_owned());
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(acked.len(), 5, "burst 2 + queue 3: {acked:?}");
+    assert_eq!(throttled, ["R5", "R6", "R7"]);
+}
+
+#[test]
+fn status_requests_wait_behind_orders_in_the_rate_limiter() {
+    let v = Venue::start_configured(|s| {
+        s[0].rate = RateLimit {
+            per_second: 50,
+            burst: 1,
+            queue_max: 10,
+        };
+    });
+    let mut a = v.logged_on("CLIENT1");
+    a.send("D", &new_order("P0", b'1', "1", "99.75"));
+    // Queued: a status request first, then an order; the order goes first.
+    a.send("H", &[(11, s("P0")), (55, s("UST-10Y")), (54, s("1"))]);
+    a.send("D", &new_order("P1", b'1', "1", "99.75"));
+    let first = a.expect("8", T);
+    assert_eq!(first.get(11), Some("P0"));
+    let second = a.expect("8", T);
+    assert_eq!(second.get(11), Some("P1"), "the order overtakes the status request");
+    let third = a.expect("8", T);
+    assert_eq!(third.get(150), Some("I"));
+}
+
+#[test]
+fn cancel_on_disconnect_cancels_the_participants_orders() {
+    let v = Venue::start_configured(|s| s[0].cancel_on_disconnect = CancelOnDisconnect::All);
+    let mut a = v.logged_on("CLIENT1");
+    a.send("D", &new_order("COD1", b'1', "1", "99.75"));
+    a.expect("8", T);
+    let next = a.next_out;
+    drop(a);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut a = v.client("CLIENT1");
+    a.next_out = next;
+    a.logon(30, &[]);
+    a.send("H", &[(11, s("COD1")), (55, s("UST-10Y")), (54, s("1"))]);
+    let st = a.expect("8", T);
+    assert_eq!(st.get(150), Some("I"));
+    assert_eq!(st.get(39), Some("4"), "cancelled on disconnect: {}", st.raw);
+}
+
+#[test]
+fn a_password_is_checked_against_its_argon2_hash() {
+    let hash = gateway::fix::auth::hash_password(b"letmein").unwrap();
+    let v = Venue::start_configured(|s| {
+        s[0].username = Some("dealer1".to_owned());
+        s[0].password_hash = Some(hash);
+    });
+    let mut bad = v.client("CLIENT1");
+    bad.send("A", &[(98, s("0")), (108, s("30")), (553, s("dealer1")), (554, s("nope"))]);
+    let lo = bad.expect("5", T);
+    assert_eq!(lo.get(58), Some("invalid username or password"));
+    assert!(bad.closed_within(T));
+    let mut good = v.client("CLIENT1");
+    good.logon(30, &[(553, s("dealer1")), (554, s("letmein"))]);
 }
