@@ -62,7 +62,7 @@ impl Prepared {
         let mut sessions = Vec::new();
         for (i, config) in settings.sessions.iter().enumerate() {
             let path = settings.dir.join(format!("{}.log", config.name()));
-            let store = MessageStore::open(&path)
+            let store = MessageStore::open(&path, wall_clock_ns())
                 .with_context(|| format!("cannot open the message store of {}", config.name()))?;
             if store.cut_bytes > 0 {
                 eprintln!(

@@ -632,7 +632,11 @@ fn status_requests_wait_behind_orders_in_the_rate_limiter() {
     let first = a.expect("8", T);
     assert_eq!(first.get(11), Some("P0"));
     let second = a.expect("8", T);
-    assert_eq!(second.get(11), Some("P1"), "the order overtakes the status request");
+    assert_eq!(
+        second.get(11),
+        Some("P1"),
+        "the order overtakes the status request"
+    );
     let third = a.expect("8", T);
     assert_eq!(third.get(150), Some("I"));
 }
@@ -663,7 +667,15 @@ fn a_password_is_checked_against_its_argon2_hash() {
         s[0].password_hash = Some(hash);
     });
     let mut bad = v.client("CLIENT1");
-    bad.send("A", &[(98, s("0")), (108, s("30")), (553, s("dealer1")), (554, s("nope"))]);
+    bad.send(
+        "A",
+        &[
+            (98, s("0")),
+            (108, s("30")),
+            (553, s("dealer1")),
+            (554, s("nope")),
+        ],
+    );
     let lo = bad.expect("5", T);
     assert_eq!(lo.get(58), Some("invalid username or password"));
     assert!(bad.closed_within(T));

@@ -7,6 +7,7 @@ pub mod codec;
 pub mod config;
 pub mod decimal;
 pub mod dict;
+pub mod schedule;
 pub mod session;
 pub mod store;
 pub mod tags;

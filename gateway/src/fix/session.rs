@@ -197,6 +197,10 @@ pub struct Session {
     stats: SessionStats,
     /// The last engine position stored (events are stored in order).
     pos: EnginePos,
+    /// The wall clock at the last call in.
+    now_ns: u64,
+    /// When the weekly schedule was last looked at.
+    schedule_checked_ns: u64,
 }
 
 impl Session {
@@ -229,6 +233,8 @@ impl Session {
             fields: FieldBuf::with_capacity(64),
             stats: SessionStats::default(),
             pos,
+            now_ns: 0,
+            schedule_checked_ns: 0,
         }
     }
 
@@ -305,6 +311,7 @@ impl Session {
     /// named this session [1S]. The acceptor has checked that the session
     /// has no other connection.
     pub fn on_logon(&mut self, raw: &[u8], now_ns: u64) -> Flow {
+        self.now_ns = now_ns;
         self.last_rx_ns = now_ns;
         self.last_tx_ns = now_ns;
         self.test_request = None;
@@ -353,6 +360,11 @@ impl Session {
         if let Some(reason) = self.check_sending_time(&msg, now_ns) {
             return self.logout_and_disconnect(now_ns, reason);
         }
+        if self.weekly_reset_due(now_ns)
+            && let Err(e) = self.reset_sequences()
+        {
+            return Flow::Disconnect(format!("message store failed: {e}"));
+        }
         let reset = matches!(msg.get_bool(tags::RESET_SEQ_NUM_FLAG), Ok(Some(true)));
         if reset || self.config.reset_on_logon {
             if let Err(e) = self.reset_sequences() {
@@ -396,6 +408,18 @@ impl Session {
         }
     }
 
+    /// Whether a weekly reset fell due since the last reset (a store that
+    /// was never reset counts as due: it is empty or from before schedules).
+    fn weekly_reset_due(&self, now_ns: u64) -> bool {
+        let Some(schedule) = &self.config.weekly_reset else {
+            return false;
+        };
+        let Some(boundary) = crate::fix::schedule::last_boundary_ns(schedule, now_ns) else {
+            return false;
+        };
+        self.store.last_reset_ns().is_none_or(|t| t < boundary)
+    }
+
     fn check_credentials(&self, msg: &Message<'_>) -> Option<&'static str> {
         let hash = self.config.password_hash.as_deref()?;
         let bad = "invalid username or password";
@@ -428,6 +452,7 @@ impl Session {
 
     /// Handles one framed message from the session's connection.
     pub fn on_message<A: Application>(&mut self, raw: &[u8], now_ns: u64, app: &mut A) -> Flow {
+        self.now_ns = now_ns;
         self.last_rx_ns = now_ns;
         let flow = self.handle(raw, now_ns, app, false);
         if flow != Flow::Continue {
@@ -951,7 +976,7 @@ impl Session {
     }
 
     fn reset_sequences(&mut self) -> Result<(), StoreError> {
-        self.store.reset()?;
+        self.store.reset(self.now_ns)?;
         self.next_in = 1;
         self.unconfirmed.clear();
         self.queued.clear();
@@ -1098,6 +1123,16 @@ impl Session {
     /// Timers and backlogs: heartbeats and test requests [4, 5, 6], the
     /// logout timeout, a resend in progress, the rate limiter's queue.
     pub fn poll<A: Application>(&mut self, now_ns: u64, app: &mut A) -> Flow {
+        self.now_ns = now_ns;
+        if self.state == State::LoggedOn
+            && now_ns.saturating_sub(self.schedule_checked_ns) >= 1_000_000_000
+        {
+            self.schedule_checked_ns = now_ns;
+            if self.weekly_reset_due(now_ns) {
+                // The next Logon starts both sequences at 1.
+                self.begin_logout(now_ns, "weekly sequence reset");
+            }
+        }
         match self.state {
             State::Disconnected => {
                 // Execution reports are still stored while disconnected;
@@ -1157,4 +1192,59 @@ fn is_header_or_trailer(tag: u32) -> bool {
             | tags::ORIG_SENDING_TIME
             | tags::CHECK_SUM
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fix::config::WeeklyReset;
+    use engine::types::ParticipantId;
+
+    struct NoApp;
+    impl Application for NoApp {
+        fn on_app(&mut self, _: &mut Session, _: &Message<'_>, _: u64, _: u64) {}
+        fn on_throttled(&mut self, _: &mut Session, _: &Message<'_>, _: u64) {}
+    }
+
+    fn ns(s: &str) -> u64 {
+        s.parse::<jiff::Timestamp>().unwrap().as_nanosecond() as u64
+    }
+
+    fn logon(seq: u64, now_ns: u64) -> Vec<u8> {
+        let mut e = Encoder::new();
+        e.start(BEGIN_STRING, b"A");
+        e.str(tags::SENDER_COMP_ID, b"C");
+        e.str(tags::TARGET_COMP_ID, b"V");
+        e.u64(tags::MSG_SEQ_NUM, seq);
+        e.timestamp_us(tags::SENDING_TIME, now_ns);
+        e.u64(tags::ENCRYPT_METHOD, 0);
+        e.u64(tags::HEART_BT_INT, 30);
+        e.finish().to_vec()
+    }
+
+    #[test]
+    fn the_weekly_reset_starts_both_sequences_again_at_the_first_logon_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let created = ns("2026-11-20T12:00:00Z"); // a Friday
+        let store = MessageStore::open(&dir.path().join("s.log"), created).unwrap();
+        let mut config = SessionConfig::new("V", "C", ParticipantId(1));
+        config.weekly_reset = Some(WeeklyReset::default());
+        let mut s = Session::new(config, 0, store);
+        // Saturday: no reset due; sequences move on.
+        let sat = ns("2026-11-21T12:00:00Z");
+        assert_eq!(s.on_logon(&logon(1, sat), sat), Flow::Continue);
+        assert_eq!((s.next_in_seq(), s.next_out_seq()), (2, 2));
+        s.on_disconnect();
+        let sat2 = sat + 60_000_000_000;
+        assert_eq!(s.on_logon(&logon(2, sat2), sat2), Flow::Continue);
+        assert_eq!((s.next_in_seq(), s.next_out_seq()), (3, 3));
+        // While logged on, Sunday 17:00 New York passes: we log out...
+        let sun = ns("2026-11-22T22:00:01Z");
+        let _ = s.poll(sun, &mut NoApp);
+        assert!(matches!(s.state(), State::LogoutSent { .. }));
+        s.on_disconnect();
+        // ...and the next Logon starts at 1 on both sides.
+        assert_eq!(s.on_logon(&logon(1, sun), sun), Flow::Continue);
+        assert_eq!((s.next_in_seq(), s.next_out_seq()), (2, 2));
+    }
 }

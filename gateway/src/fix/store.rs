@@ -97,6 +97,7 @@ pub struct MessageStore {
     first_out_seq: u64,
     next_in_seq: u64,
     last_pos: EnginePos,
+    last_reset_ns: Option<u64>,
     len: u64,
     record: Vec<u8>,
     read_buf: Vec<u8>,
@@ -105,11 +106,13 @@ pub struct MessageStore {
 }
 
 impl MessageStore {
-    /// Opens (or creates) the store at `path`.
+    /// Opens (or creates) the store at `path`. A new store starts with a
+    /// reset record at `now_ns`, so that a weekly reset schedule counts from
+    /// its creation.
     ///
     /// # Errors
     /// The file cannot be opened, read or truncated.
-    pub fn open(path: &Path) -> Result<MessageStore, StoreError> {
+    pub fn open(path: &Path, now_ns: u64) -> Result<MessageStore, StoreError> {
         let io_err = |op, source| StoreError::Io {
             op,
             path: path.to_path_buf(),
@@ -134,6 +137,7 @@ impl MessageStore {
             first_out_seq: 1,
             next_in_seq: 1,
             last_pos: EnginePos::default(),
+            last_reset_ns: None,
             len: 0,
             record: Vec::with_capacity(1024),
             read_buf: Vec::with_capacity(1024),
@@ -142,6 +146,11 @@ impl MessageStore {
         let mut at = 0usize;
         while let Some((kind, seq, pos, body_len)) = parse_record(&bytes[at..]) {
             store.apply_record(kind, seq, pos, at as u64);
+            if kind == KIND_RESET
+                && let Some(t) = bytes.get(at + HEADER_LEN..at + HEADER_LEN + 8)
+            {
+                store.last_reset_ns = t.try_into().ok().map(u64::from_le_bytes);
+            }
             at += HEADER_LEN + body_len;
         }
         if at < bytes.len() {
@@ -156,6 +165,9 @@ impl MessageStore {
                 .map_err(|e| io_err("seek", e))?;
         }
         store.len = at as u64;
+        if store.len == 0 {
+            store.reset(now_ns)?;
+        }
         Ok(store)
     }
 
@@ -265,19 +277,27 @@ impl MessageStore {
         Ok(())
     }
 
-    /// Starts both sequences again at 1, forgetting every stored message.
+    /// When the sequences were last reset (wall clock), if ever.
+    #[must_use]
+    pub fn last_reset_ns(&self) -> Option<u64> {
+        self.last_reset_ns
+    }
+
+    /// Starts both sequences again at 1, forgetting every stored message;
+    /// `now_ns` is remembered as the time of the reset.
     ///
     /// # Errors
     /// The file could not be truncated or written.
-    pub fn reset(&mut self) -> Result<(), StoreError> {
+    pub fn reset(&mut self, now_ns: u64) -> Result<(), StoreError> {
         self.file.set_len(0).map_err(|e| StoreError::Io {
             op: "truncate",
             path: self.path.clone(),
             source: e,
         })?;
         self.len = 0;
-        self.write_record(KIND_RESET, 1, self.last_pos, &[])?;
+        self.write_record(KIND_RESET, 1, self.last_pos, &now_ns.to_le_bytes())?;
         self.apply_record(KIND_RESET, 1, self.last_pos, 0);
+        self.last_reset_ns = Some(now_ns);
         Ok(())
     }
 
@@ -476,7 +496,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.log");
         {
-            let mut s = MessageStore::open(&path).unwrap();
+            let mut s = MessageStore::open(&path, 7).unwrap();
             assert_eq!((s.next_out_seq(), s.next_in_seq()), (1, 1));
             s.append_out(1, None, pos(0, 0)).unwrap();
             s.append_out(2, Some(b"8=FIX.4.4\x01two"), pos(7, 0))
@@ -484,7 +504,7 @@ mod tests {
             s.append_out(3, Some(b"three"), pos(7, 1)).unwrap();
             s.set_next_in_seq(5).unwrap();
         }
-        let mut s = MessageStore::open(&path).unwrap();
+        let mut s = MessageStore::open(&path, 7).unwrap();
         assert_eq!((s.next_out_seq(), s.next_in_seq()), (4, 5));
         assert_eq!(s.last_pos(), pos(7, 1));
         assert_eq!(s.stored(1), Stored::Admin);
@@ -500,7 +520,7 @@ mod tests {
         let path = dir.path().join("s.log");
         let full_len;
         {
-            let mut s = MessageStore::open(&path).unwrap();
+            let mut s = MessageStore::open(&path, 7).unwrap();
             s.append_out(1, Some(b"one"), pos(1, 0)).unwrap();
             full_len = std::fs::metadata(&path).unwrap().len();
             s.append_out(2, Some(b"two-two"), pos(2, 0)).unwrap();
@@ -510,14 +530,14 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         for cut in full_len..total {
             std::fs::write(&path, &bytes[..cut as usize]).unwrap();
-            let mut s = MessageStore::open(&path).unwrap();
+            let mut s = MessageStore::open(&path, 7).unwrap();
             assert_eq!(s.next_out_seq(), 2, "cut at {cut}");
             assert_eq!(s.cut_bytes, cut - full_len);
             assert_eq!(s.stored(1), Stored::App(b"one"));
             // And appending after the cut works.
             s.append_out(2, Some(b"again"), pos(2, 0)).unwrap();
             drop(s);
-            let mut s = MessageStore::open(&path).unwrap();
+            let mut s = MessageStore::open(&path, 7).unwrap();
             assert_eq!(s.stored(2), Stored::App(b"again"));
         }
         // A flipped byte in the first record's body loses both (the scan
@@ -525,7 +545,7 @@ mod tests {
         let mut bad = bytes.clone();
         bad[HEADER_LEN + 1] ^= 0xff;
         std::fs::write(&path, &bad).unwrap();
-        let s = MessageStore::open(&path).unwrap();
+        let s = MessageStore::open(&path, 7).unwrap();
         assert_eq!(s.next_out_seq(), 1);
     }
 
@@ -533,14 +553,15 @@ mod tests {
     fn reset_starts_again_and_keeps_the_engine_position() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.log");
-        let mut s = MessageStore::open(&path).unwrap();
+        let mut s = MessageStore::open(&path, 7).unwrap();
         s.append_out(1, Some(b"one"), pos(3, 2)).unwrap();
         s.set_next_in_seq(9).unwrap();
-        s.reset().unwrap();
+        s.reset(42).unwrap();
         assert_eq!((s.next_out_seq(), s.next_in_seq()), (1, 1));
         drop(s);
-        let mut s = MessageStore::open(&path).unwrap();
+        let mut s = MessageStore::open(&path, 7).unwrap();
         assert_eq!((s.next_out_seq(), s.next_in_seq()), (1, 1));
+        assert_eq!(s.last_reset_ns(), Some(42));
         assert_eq!(s.last_pos(), pos(3, 2));
         assert_eq!(s.stored(1), Stored::Missing);
     }
@@ -548,7 +569,7 @@ mod tests {
     #[test]
     fn skipped_numbers_read_as_gap_fills() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = MessageStore::open(&dir.path().join("s.log")).unwrap();
+        let mut s = MessageStore::open(&dir.path().join("s.log"), 7).unwrap();
         s.append_out(1, Some(b"one"), pos(1, 0)).unwrap();
         s.skip_out_to(4).unwrap();
         assert_eq!(s.next_out_seq(), 4);
