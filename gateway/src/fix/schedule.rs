@@ -99,8 +99,10 @@ mod tests {
 
     #[test]
     fn bad_schedules_are_reported() {
-        let mut r = WeeklyReset::default();
-        r.time_zone = "Mars/Olympus".to_owned();
+        let r = WeeklyReset {
+            time_zone: "Mars/Olympus".to_owned(),
+            ..WeeklyReset::default()
+        };
         assert!(matches!(
             validate(&r),
             Err(ScheduleError::UnknownTimeZone(_))
