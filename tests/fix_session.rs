@@ -682,3 +682,36 @@ fn a_password_is_checked_against_its_argon2_hash() {
     let mut good = v.client("CLIENT1");
     good.logon(30, &[(553, s("dealer1")), (554, s("letmein"))]);
 }
+
+#[test]
+fn a_connection_that_never_logs_on_is_closed_after_the_logon_timeout() {
+    let v = Venue::start_configured(|s| {
+        for c in s.iter_mut() {
+            c.logon_timeout_ms = 300;
+        }
+    });
+    let mut c = v.client("CLIENT1");
+    assert!(!c.closed_within(Duration::from_millis(100)), "not at once");
+    assert!(c.closed_within(T), "closed after the timeout");
+    assert!(c.received.is_empty());
+}
+
+#[test]
+fn an_oversized_message_ends_the_connection_and_garbage_never_crashes() {
+    let v = Venue::start_configured(|s| {
+        for c in s.iter_mut() {
+            c.max_message_size = 1024;
+        }
+    });
+    let mut a = v.logged_on("CLIENT1");
+    a.send("D", &[(58, "x".repeat(4096))]);
+    assert!(a.closed_within(T));
+    // Random bytes before a Logon: the connection is closed, the venue
+    // carries on serving others.
+    let mut junk = v.client("CLIENT2");
+    junk.send_raw(&[0xff; 70_000]);
+    assert!(junk.closed_within(T));
+    let mut b = v.logged_on("CLIENT2");
+    b.send("1", &[(112, s("ALIVE"))]);
+    assert_eq!(b.expect("0", T).get(112), Some("ALIVE"));
+}
