@@ -1,5 +1,7 @@
 //! FIX 4.4 acceptor and WebSocket API: the only code that knows wire formats.
 //!
-//! Empty until the FIX and WebSocket issues land; the crate exists so the
-//! workspace has its final shape from the first commit.
+//! - [`fix`]: the FIX 4.4 wire codec (framing, parsing, validation against
+//!   the data dictionary, encoding) that the FIX session layer builds on.
 #![forbid(unsafe_code)]
+
+pub mod fix;
