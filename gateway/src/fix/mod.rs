@@ -20,3 +20,6 @@ pub mod decimal;
 pub mod dict;
 pub mod tags;
 pub mod time;
+
+#[cfg(test)]
+pub(crate) mod testing;
