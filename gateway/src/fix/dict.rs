@@ -1799,3 +1799,444 @@ fn check(msg: &Message<'_>, direction: Direction) -> Result<bool, SessionReject>
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fix::codec::{FieldBuf, parse};
+    use crate::fix::testing::{HDR, wire};
+    use SessionRejectReason as R_;
+
+    fn check_as(body: &str, direction: Direction) -> Validation {
+        let m = wire(body);
+        let mut fb = FieldBuf::new();
+        let msg = parse(&m, &mut fb).expect("parses");
+        validate_with(&msg, direction)
+    }
+
+    fn inbound(body: &str) -> Validation {
+        check_as(body, Direction::Inbound)
+    }
+
+    fn rejected(body: &str, tag: Option<u32>, reason: SessionRejectReason) {
+        assert_eq!(
+            inbound(body),
+            Validation::Reject(SessionReject::new(tag, reason)),
+            "{body}"
+        );
+    }
+
+    /// A NewOrderSingle as QuickFIX/J sends one, with the fields its users
+    /// commonly set.
+    fn nos(extra: &str) -> String {
+        format!(
+            "35=D|{HDR}11=ord-1|1=ACC1|21=1|453=2|448=TRADER1|447=D|452=11|\
+             448=FIRM|447=D|452=1|802=1|523=desk|803=10|\
+             55=EURUSD|48=EU0009652759|22=4|454=1|455=EUR/USD|456=8|\
+             54=1|60=20240315-09:30:00.123|38=1000000|40=2|44=1.08525|\
+             59=0|18=6 G|15=EUR|110=1000|111=500000|58=hello|{extra}"
+        )
+    }
+
+    #[test]
+    fn dictionary_is_consistent() {
+        // Every field of every definition has a type, and each scope
+        // compiles (no tag twice, groups not nested too deep).
+        fn walk(items: &[Item]) {
+            for item in items {
+                match *item {
+                    F(t) | R(t) => assert!(field_info(t).is_some(), "tag {t} has no type"),
+                    C(c) | Cr(c, _) => walk(c),
+                    G(g) => {
+                        assert_eq!(
+                            field_type(g.count),
+                            Some(FieldType::Unsigned),
+                            "{}",
+                            g.count
+                        );
+                        walk(g.items);
+                    }
+                }
+            }
+        }
+        walk(HEADER);
+        for (msg_type, body, _) in MESSAGES {
+            assert!(is_fix44_msg_type(msg_type));
+            walk(body);
+        }
+        warm_up();
+        assert_eq!(DICT.messages.len(), MESSAGES.len());
+    }
+
+    #[test]
+    fn accepts_a_typical_new_order_single() {
+        assert_eq!(inbound(&nos("")), Validation::Ok);
+        // HandlInst is optional in FIX 4.4; PossDup and OrigSendingTime in the header.
+        let without_handl_inst = nos("").replace("21=1|", "");
+        assert_eq!(inbound(&without_handl_inst), Validation::Ok);
+        let body = nos("").replace("|52=", "|43=Y|122=20240315-09:29:00|52=");
+        assert_eq!(inbound(&body), Validation::Ok);
+        // Common optional fields: expiry, stop price, min qty, max show, text.
+        let gtd = nos("126=20240316-00:00:00|432=20240316|99=1.08|210=100|377=N|528=A|");
+        assert_eq!(inbound(&gtd), Validation::Ok);
+    }
+
+    #[test]
+    fn accepts_every_inbound_message_type() {
+        let ok = [
+            format!("35=0|{HDR}"),
+            format!("35=0|{HDR}112=ping|"),
+            format!("35=1|{HDR}112=ping|"),
+            format!("35=2|{HDR}7=1|16=0|"),
+            format!("35=3|{HDR}45=3|371=44|372=D|373=5|58=bad price|"),
+            format!("35=4|{HDR}123=Y|36=20|"),
+            format!("35=5|{HDR}58=bye|"),
+            format!("35=A|{HDR}98=0|108=30|141=Y|553=user|554=secret|"),
+            format!("35=A|{HDR}98=0|108=30|384=2|372=D|385=R|372=8|385=S|"),
+            format!(
+                "35=F|{HDR}41=ord-1|37=42|11=ord-2|55=EURUSD|54=1|60=20240315-09:30:00|38=100|"
+            ),
+            format!("35=F|{HDR}41=ord-1|11=ord-2|55=EURUSD|54=2|60=20240315-09:30:00|"),
+            format!(
+                "35=G|{HDR}41=ord-1|11=ord-3|1=ACC1|21=1|55=EURUSD|54=1|\
+                 60=20240315-09:30:00|38=200|40=2|44=1.1|59=1|"
+            ),
+            format!("35=H|{HDR}37=42|11=ord-1|55=EURUSD|54=1|790=st-1|"),
+            format!("35=q|{HDR}11=mc-1|530=7|60=20240315-09:30:00|"),
+            format!("35=q|{HDR}11=mc-1|530=1|55=EURUSD|54=2|60=20240315-09:30:00|"),
+            format!("35=AF|{HDR}584=ms-1|585=7|"),
+            format!("35=AF|{HDR}584=ms-1|585=1|55=EURUSD|311=EUR|"),
+            format!("35=x|{HDR}320=sl-1|559=4|"),
+            format!("35=x|{HDR}320=sl-1|559=0|55=EURUSD|263=0|"),
+            format!("35=j|{HDR}45=5|372=8|380=0|58=unknown|"),
+        ];
+        for body in &ok {
+            assert_eq!(inbound(body), Validation::Ok, "{body}");
+        }
+    }
+
+    #[test]
+    fn outbound_messages_validate_only_outbound() {
+        let er = format!(
+            "35=8|{HDR}37=42|11=ord-1|17=e-1|150=F|39=1|55=EURUSD|54=1|38=100|\
+             40=2|44=1.1|32=50|31=1.1|151=50|14=50|6=1.1|60=20240315-09:30:00.000001|"
+        );
+        assert_eq!(check_as(&er, Direction::Outbound), Validation::Ok);
+        assert_eq!(
+            check_as(&er, Direction::Inbound),
+            Validation::UnsupportedMsgType
+        );
+        let cxl_rej = format!("35=9|{HDR}37=NONE|11=c-2|41=c-1|39=8|434=1|102=1|");
+        assert_eq!(check_as(&cxl_rej, Direction::Outbound), Validation::Ok);
+        let mass = format!("35=r|{HDR}11=mc-1|37=NONE|530=7|531=7|533=2|534=2|41=a|41=b|");
+        assert_eq!(check_as(&mass, Direction::Outbound), Validation::Ok);
+        let list = format!(
+            "35=y|{HDR}320=sl-1|322=r-1|560=0|393=2|146=2|55=EURUSD|15=EUR|561=1|\
+             55=USDJPY|15=USD|561=1|"
+        );
+        assert_eq!(check_as(&list, Direction::Outbound), Validation::Ok);
+        let nos_out = nos("");
+        assert_eq!(
+            check_as(&nos_out, Direction::Outbound),
+            Validation::UnsupportedMsgType
+        );
+    }
+
+    #[test]
+    fn unsupported_fix44_types_are_business_rejects() {
+        // MarketDataRequest, NewOrderList, Quote: valid FIX 4.4, not ours.
+        for body in [
+            format!("35=V|{HDR}262=md-1|263=1|264=0|146=1|55=EURUSD|"),
+            format!("35=E|{HDR}66=L1|"),
+            format!("35=S|{HDR}117=q-1|55=EURUSD|"),
+        ] {
+            assert_eq!(inbound(&body), Validation::UnsupportedMsgType, "{body}");
+        }
+        // The header is still checked.
+        rejected(
+            "35=V|49=CLIENT|56=VENUE|52=20240315-09:30:00|262=md-1|",
+            Some(MSG_SEQ_NUM),
+            R_::RequiredTagMissing,
+        );
+    }
+
+    #[test]
+    fn reason_0_invalid_tag_number() {
+        rejected(&nos("5x5=1|"), None, R_::InvalidTagNumber);
+        rejected(&nos("0=1|"), None, R_::InvalidTagNumber);
+    }
+
+    #[test]
+    fn reason_1_required_tag_missing() {
+        for (tag, field) in [
+            (CL_ORD_ID, "11=ord-1|"),
+            (SYMBOL, "55=EURUSD|"),
+            (SIDE, "54=1|"),
+            (TRANSACT_TIME, "60=20240315-09:30:00.123|"),
+            (ORDER_QTY, "38=1000000|"),
+            (ORD_TYPE, "40=2|"),
+        ] {
+            let body = nos("").replace(&format!("|{field}"), "|");
+            rejected(&body, Some(tag), R_::RequiredTagMissing);
+        }
+        for (tag, field) in [
+            (SENDER_COMP_ID, "49=CLIENT|"),
+            (TARGET_COMP_ID, "56=VENUE|"),
+            (MSG_SEQ_NUM, "34=7|"),
+            (SENDING_TIME, "52=20240315-09:30:00.123|"),
+        ] {
+            let body = nos("").replace(&format!("|{field}"), "|");
+            rejected(&body, Some(tag), R_::RequiredTagMissing);
+        }
+        rejected(
+            &format!("35=1|{HDR}"),
+            Some(TEST_REQ_ID),
+            R_::RequiredTagMissing,
+        );
+        rejected(
+            &format!("35=A|{HDR}98=0|"),
+            Some(HEART_BT_INT),
+            R_::RequiredTagMissing,
+        );
+        rejected(
+            &format!("35=F|{HDR}11=ord-2|55=EURUSD|54=1|60=20240315-09:30:00|"),
+            Some(ORIG_CL_ORD_ID),
+            R_::RequiredTagMissing,
+        );
+    }
+
+    #[test]
+    fn reason_2_tag_not_defined_for_msg_type() {
+        // MDReqID (262) is FIX 4.4, but not in a NewOrderSingle.
+        rejected(&nos("262=x|"), Some(262), R_::TagNotDefinedForMsgType);
+        // Price is in the dictionary, but not in a Heartbeat.
+        rejected(
+            &format!("35=0|{HDR}44=1|"),
+            Some(PRICE),
+            R_::TagNotDefinedForMsgType,
+        );
+        // A group member outside its group.
+        rejected(
+            &nos("")
+                .replace("453=2|", "")
+                .replace("448=FIRM|447=D|452=1|802=1|523=desk|803=10|", ""),
+            Some(PARTY_ID),
+            R_::TagNotDefinedForMsgType,
+        );
+    }
+
+    #[test]
+    fn reason_3_undefined_tag() {
+        rejected(&nos("957=x|"), Some(957), R_::UndefinedTag);
+        rejected(&nos("9999=x|"), Some(9999), R_::UndefinedTag);
+    }
+
+    #[test]
+    fn reason_4_tag_without_value() {
+        rejected(
+            &nos("").replace("55=EURUSD", "55="),
+            Some(SYMBOL),
+            R_::TagWithoutValue,
+        );
+        rejected(
+            &nos("").replace("49=CLIENT", "49="),
+            Some(SENDER_COMP_ID),
+            R_::TagWithoutValue,
+        );
+    }
+
+    #[test]
+    fn reason_5_value_out_of_range() {
+        for (from, to, tag) in [
+            ("54=1|", "54=Z|", SIDE),
+            ("40=2|", "40=X|", ORD_TYPE),
+            ("59=0|", "59=9|", TIME_IN_FORCE),
+            ("21=1|", "21=4|", HANDL_INST),
+            ("18=6 G|", "18=6 T|", EXEC_INST),
+            ("447=D|452=11|", "447=Z|452=11|", PARTY_ID_SOURCE),
+            ("34=7|", "34=7|43=X|", POSS_DUP_FLAG),
+            ("34=7|", "34=7|97=y|", POSS_RESEND),
+            // A timestamp of the right form naming no instant.
+            ("60=20240315-", "60=20230229-", TRANSACT_TIME),
+        ] {
+            let body = nos("").replacen(&format!("|{from}"), &format!("|{to}"), 1);
+            rejected(&body, Some(tag), R_::ValueOutOfRange);
+        }
+        rejected(
+            &format!("35=A|{HDR}98=7|108=30|"),
+            Some(ENCRYPT_METHOD),
+            R_::ValueOutOfRange,
+        );
+        rejected(
+            &format!("35=A|{HDR}98=0|108=30|141=X|"),
+            Some(RESET_SEQ_NUM_FLAG),
+            R_::ValueOutOfRange,
+        );
+        rejected(
+            &format!("35=4|{HDR}123=1|36=5|"),
+            Some(GAP_FILL_FLAG),
+            R_::ValueOutOfRange,
+        );
+        rejected(
+            &format!("35=q|{HDR}11=m|530=9|60=20240315-09:30:00|"),
+            Some(MASS_CANCEL_REQUEST_TYPE),
+            R_::ValueOutOfRange,
+        );
+        rejected(
+            &format!("35=AF|{HDR}584=m|585=9|"),
+            Some(MASS_STATUS_REQ_TYPE),
+            R_::ValueOutOfRange,
+        );
+    }
+
+    #[test]
+    fn reason_6_incorrect_data_format() {
+        for (from, to, tag) in [
+            ("38=1000000|", "38=1e6|", ORDER_QTY),
+            ("44=1.08525|", "44=1.08.5|", PRICE),
+            ("44=1.08525|", "44=+1.08|", PRICE),
+            (
+                "60=20240315-09:30:00.123|",
+                "60=2024-03-15T09:30:00Z|",
+                TRANSACT_TIME,
+            ),
+            (
+                "60=20240315-09:30:00.123|",
+                "60=20240315-09:30:00.12|",
+                TRANSACT_TIME,
+            ),
+            ("54=1|", "54=12|", SIDE),
+            ("34=7|", "34=seven|", MSG_SEQ_NUM),
+            ("34=7|", "34=-7|", MSG_SEQ_NUM),
+            ("52=20240315-09:30:00.123|", "52=20240315|", SENDING_TIME),
+            ("34=7|", "34=7|43=YES|", POSS_DUP_FLAG),
+            ("453=2|", "453=two|", NO_PARTY_IDS),
+            ("803=10|", "803=ten|", PARTY_SUB_ID_TYPE),
+        ] {
+            let body = nos("").replacen(&format!("|{from}"), &format!("|{to}"), 1);
+            rejected(&body, Some(tag), R_::IncorrectDataFormat);
+        }
+        rejected(
+            &nos("432=2024031|"),
+            Some(EXPIRE_DATE),
+            R_::IncorrectDataFormat,
+        );
+        rejected(
+            &format!("35=A|{HDR}98=0|108=3O|"),
+            Some(HEART_BT_INT),
+            R_::IncorrectDataFormat,
+        );
+        rejected(
+            &format!("35=2|{HDR}7=1.5|16=0|"),
+            Some(BEGIN_SEQ_NO),
+            R_::IncorrectDataFormat,
+        );
+        rejected(
+            &nos("200=202413|"),
+            Some(MATURITY_MONTH_YEAR),
+            R_::IncorrectDataFormat,
+        );
+        assert_eq!(inbound(&nos("200=202412w2|")), Validation::Ok);
+    }
+
+    #[test]
+    fn reason_11_invalid_msg_type() {
+        rejected(&format!("35=ZZ|{HDR}"), Some(MSG_TYPE), R_::InvalidMsgType);
+        rejected(&format!("35=U1|{HDR}"), Some(MSG_TYPE), R_::InvalidMsgType);
+    }
+
+    #[test]
+    fn reason_13_tag_appears_more_than_once() {
+        rejected(&nos("55=GBPUSD|"), Some(SYMBOL), R_::TagAppearsMoreThanOnce);
+        rejected(
+            &nos("").replace("34=7|", "34=7|34=8|"),
+            Some(MSG_SEQ_NUM),
+            R_::TagAppearsMoreThanOnce,
+        );
+        rejected(
+            &nos("93=1|89=x|93=1|89=x|"),
+            Some(SIGNATURE_LENGTH),
+            R_::TagAppearsMoreThanOnce,
+        );
+    }
+
+    #[test]
+    fn reason_14_tag_out_of_order() {
+        // A header field after the first body field.
+        rejected(&nos("43=Y|"), Some(POSS_DUP_FLAG), R_::TagOutOfOrder);
+        rejected(&nos("8=FIX.4.4|"), Some(BEGIN_STRING), R_::TagOutOfOrder);
+        // A trailer field before the end of the body.
+        let body = nos("").replace("58=hello|", "93=3|89=sig|58=hello|");
+        rejected(&body, Some(SIGNATURE_LENGTH), R_::TagOutOfOrder);
+        // At the end, the signature is fine.
+        assert_eq!(inbound(&nos("93=3|89=sig|")), Validation::Ok);
+    }
+
+    #[test]
+    fn reason_15_group_entry_must_start_with_its_first_field() {
+        let body = nos("").replace("448=TRADER1|447=D|", "447=D|448=TRADER1|");
+        rejected(
+            &body,
+            Some(PARTY_ID_SOURCE),
+            R_::RepeatingGroupFieldsOutOfOrder,
+        );
+    }
+
+    #[test]
+    fn reason_16_incorrect_num_in_group() {
+        // Declared 3, two entries.
+        rejected(
+            &nos("").replace("453=2|", "453=3|"),
+            Some(NO_PARTY_IDS),
+            R_::IncorrectNumInGroup,
+        );
+        // Declared 1, two entries.
+        rejected(
+            &nos("").replace("453=2|", "453=1|"),
+            Some(NO_PARTY_IDS),
+            R_::IncorrectNumInGroup,
+        );
+        // Nested group: declared 2 sub-ids, one present.
+        rejected(
+            &nos("").replace("802=1|", "802=2|"),
+            Some(NO_PARTY_SUB_IDS),
+            R_::IncorrectNumInGroup,
+        );
+        // An entry missing its first field ends the group one entry short.
+        let body = nos("").replace("448=FIRM|447=D|452=1|", "447=D|452=1|");
+        rejected(&body, Some(NO_PARTY_IDS), R_::IncorrectNumInGroup);
+        // A group at the very end of the message.
+        rejected(
+            &format!("35=A|{HDR}98=0|108=30|384=2|372=D|385=R|"),
+            Some(NO_MSG_TYPES),
+            R_::IncorrectNumInGroup,
+        );
+        // Zero entries declared and none present is fine.
+        assert_eq!(
+            inbound(&nos("").replace(
+                "453=2|448=TRADER1|447=D|452=11|448=FIRM|447=D|452=1|802=1|523=desk|803=10|",
+                "453=0|"
+            )),
+            Validation::Ok
+        );
+    }
+
+    #[test]
+    fn groups_nest_and_close() {
+        // Underlying with its own alt-id group, then a top-level field again.
+        let body = nos("711=2|311=EUR|457=1|458=X1|459=4|311=USD|887=1|888=A|889=B|140=1.07|");
+        assert_eq!(inbound(&body), Validation::Ok);
+        // Header NoHops group.
+        let body = nos("").replace(
+            "34=7|",
+            "34=7|627=2|628=HUB1|629=20240315-09:30:00|628=HUB2|",
+        );
+        assert_eq!(inbound(&body), Validation::Ok);
+    }
+
+    #[test]
+    fn parse_defects_come_first() {
+        // An empty value is reported even though the type is also unknown.
+        rejected(&format!("35=ZZ|{HDR}58=|"), Some(TEXT), R_::TagWithoutValue);
+    }
+}
