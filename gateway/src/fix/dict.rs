@@ -1311,7 +1311,9 @@ const MESSAGES: &[(&[u8], &[Item], Senders)] = &[
     (b"y", SECURITY_LIST, Senders::Venue),
 ];
 
-/// Every MsgType FIX 4.4 defines.
+/// Every MsgType FIX 4.4 defines; [`is_fix44_msg_type`] checks the same set
+/// as ranges.
+#[cfg(test)]
 const FIX44_MSG_TYPES: &[&[u8]] = &[
     b"0", b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8", b"9", b"A", b"B", b"C", b"D", b"E", b"F",
     b"G", b"H", b"J", b"K", b"L", b"M", b"N", b"P", b"Q", b"R", b"S", b"T", b"V", b"W", b"X", b"Y",
