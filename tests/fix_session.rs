@@ -232,17 +232,18 @@ fn a_session_acts_only_on_its_own_orders() {
     let ack = a.expect("8", T);
     let order_id = ack.get(37).unwrap().to_owned();
     // CLIENT2 tries to cancel CLIENT1's order by OrderID and by ClOrdID.
-    for target in [(37, order_id.clone()), (41, s("SAME"))] {
-        b.send(
-            "F",
-            &[
-                target,
-                (11, s("X")),
-                (55, s("UST-10Y")),
-                (54, s("1")),
-                (60, utc_now()),
-            ],
-        );
+    for target in [
+        vec![(41, s("NOPE")), (37, order_id.clone())],
+        vec![(41, s("SAME"))],
+    ] {
+        let mut f = target;
+        f.extend([
+            (11, s("X")),
+            (55, s("UST-10Y")),
+            (54, s("1")),
+            (60, utc_now()),
+        ]);
+        b.send("F", &f);
         let r = b.expect("9", T);
         assert_eq!(r.get(102), Some("1"), "as for an order that does not exist");
     }
@@ -538,9 +539,12 @@ fn a_resent_order_is_answered_with_its_status_not_entered_twice_19() {
     let mut a = v.logged_on("CLIENT1");
     a.send("D", &new_order("ONCE", b'1', "1", "99.75"));
     let ack = a.expect("8", T);
-    let mut o = new_order("ONCE", b'1', "1", "99.75");
-    o.push((97, s("Y")));
-    a.send("D", &o);
+    // PossResend(97) belongs to the standard header.
+    let mut f = a.header(a.next_out);
+    f.push((97, s("Y")));
+    f.extend(new_order("ONCE", b'1', "1", "99.75"));
+    a.send_raw(build("D", &f).as_bytes());
+    a.next_out += 1;
     let st = a.expect("8", T);
     assert_eq!(st.get(150), Some("I"), "{}", st.raw);
     assert_eq!(st.get(37), ack.get(37));
@@ -714,4 +718,86 @@ fn an_oversized_message_ends_the_connection_and_garbage_never_crashes() {
     let mut b = v.logged_on("CLIENT2");
     b.send("1", &[(112, s("ALIVE"))]);
     assert_eq!(b.expect("0", T).get(112), Some("ALIVE"));
+}
+
+/// Sends `fields` (after the standard header) as message `msg_type` and
+/// returns the session Reject it must cause.
+fn reject_for(c: &mut Client, msg_type: &str, body: &[(u32, String)]) -> common::fix_client::Msg {
+    let seq = c.next_out;
+    let mut f = c.header(seq);
+    f.extend_from_slice(body);
+    c.send_raw(build(msg_type, &f).as_bytes());
+    c.next_out += 1;
+    let rj = c.expect("3", T);
+    assert_eq!(rj.get(45), Some(seq.to_string().as_str()), "RefSeqNum");
+    assert_eq!(rj.get(372), Some(msg_type), "RefMsgType");
+    rj
+}
+
+#[test]
+fn session_level_rejects_name_reason_tag_and_message() {
+    let v = Venue::start();
+    let mut c = v.logged_on("CLIENT1");
+    let order = new_order("SR1", b'1', "1", "99.75");
+    let with = |extra: (u32, String)| {
+        let mut o = order.clone();
+        o.push(extra);
+        o
+    };
+    let without = |tag: u32| -> Vec<(u32, String)> {
+        order.iter().filter(|(t, _)| *t != tag).cloned().collect()
+    };
+    // 373=2: a tag not defined for this message (BeginSeqNo on an order).
+    let rj = reject_for(&mut c, "D", &with((7, s("1"))));
+    assert_eq!((rj.get(373), rj.get(371)), (Some("2"), Some("7")));
+    // 373=1: a required tag missing (Side).
+    let rj = reject_for(&mut c, "D", &without(54));
+    assert_eq!((rj.get(373), rj.get(371)), (Some("1"), Some("54")));
+    // 373=4: a tag without a value.
+    let rj = reject_for(&mut c, "D", &with((58, s(""))));
+    assert_eq!((rj.get(373), rj.get(371)), (Some("4"), Some("58")));
+    // 373=5: a value out of range (Side=Z).
+    let mut o = without(54);
+    o.push((54, s("Z")));
+    let rj = reject_for(&mut c, "D", &o);
+    assert_eq!((rj.get(373), rj.get(371)), (Some("5"), Some("54")));
+    // 373=6: wrong data format (OrderQty=abc).
+    let mut o = without(38);
+    o.push((38, s("abc")));
+    let rj = reject_for(&mut c, "D", &o);
+    assert_eq!((rj.get(373), rj.get(371)), (Some("6"), Some("38")));
+    // 373=13: a tag twice.
+    let rj = reject_for(&mut c, "D", &with((55, s("UST-10Y"))));
+    assert_eq!((rj.get(373), rj.get(371)), (Some("13"), Some("55")));
+    // 373=14: a header tag after the body.
+    let rj = reject_for(&mut c, "D", &with((97, s("N"))));
+    assert_eq!((rj.get(373), rj.get(371)), (Some("14"), Some("97")));
+    // 373=16: NoPartyIDs says 2, one entry follows.
+    let mut o = order.clone();
+    o.extend([
+        (453, s("2")),
+        (448, s("DESK1")),
+        (447, s("D")),
+        (452, s("1")),
+    ]);
+    let rj = reject_for(&mut c, "D", &o);
+    assert_eq!((rj.get(373), rj.get(371)), (Some("16"), Some("453")));
+    // Every reject consumed its sequence number: the next message is in order.
+    c.send("1", &[(112, s("AFTER"))]);
+    assert_eq!(c.expect("0", T).get(112), Some("AFTER"));
+}
+
+#[test]
+fn a_conditionally_required_field_missing_is_a_business_reject_380_5() {
+    let v = Venue::start();
+    let mut c = v.logged_on("CLIENT1");
+    let o: Vec<_> = new_order("NOPX", b'1', "1", "99.75")
+        .into_iter()
+        .filter(|(t, _)| *t != 44)
+        .collect();
+    c.send("D", &o);
+    let bmr = c.expect("j", T);
+    assert_eq!(bmr.get(380), Some("5"));
+    assert_eq!(bmr.get(372), Some("D"));
+    assert!(bmr.get(58).unwrap().contains("Price(44)"));
 }

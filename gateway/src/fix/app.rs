@@ -465,6 +465,24 @@ impl FixApp {
             Some(b"6") => TimeInForce::Gtd,
             _ => return reject(self, s, "TimeInForce(59) must be 0, 1, 3, 4 or 6"),
         };
+        // Conditionally required fields: a BusinessMessageReject (380=5).
+        let has = |tag| msg.get(tag).is_some();
+        let missing = match ord_type {
+            OrdType::Limit | OrdType::StopLimit if !has(tags::PRICE) => {
+                Some("Price(44) is required for limit and stop-limit orders")
+            }
+            OrdType::Stop | OrdType::StopLimit if !has(tags::STOP_PX) => {
+                Some("StopPx(99) is required for stop and stop-limit orders")
+            }
+            _ if tif == TimeInForce::Gtd && !has(tags::EXPIRE_TIME) => {
+                Some("ExpireTime(126) is required for TimeInForce=6 (GTD)")
+            }
+            _ => None,
+        };
+        if let Some(text) = missing {
+            s.send_business_reject(now_ns, seq, b"D", 5, text);
+            return;
+        }
         let price_ticks = match price_field(msg, tags::PRICE, &info) {
             Ok(p) => p,
             Err(text) => return reject(self, s, &text),
@@ -516,15 +534,19 @@ impl FixApp {
         self.submit(s, seq, Input::NewOrder(order), now_ns);
     }
 
+    /// The order a cancel, replace or status request names: by the venue's
+    /// OrderID(37) when given (it cannot be ambiguous), else by
+    /// OrigClOrdID(41).
     fn target_of(msg: &Message<'_>) -> Option<OrderRef> {
-        if let Some(orig) = msg.get(tags::ORIG_CL_ORD_ID)
-            && let Some(id) = ClOrdId::new(orig)
+        if let Some(order_id) = msg.get(tags::ORDER_ID)
+            && let Some(n) = std::str::from_utf8(order_id)
+                .ok()
+                .and_then(|t| t.parse::<u64>().ok())
         {
-            return Some(OrderRef::ClOrdId(id));
+            return Some(OrderRef::OrderId(OrderId(n)));
         }
-        let order_id = msg.get(tags::ORDER_ID)?;
-        let n = std::str::from_utf8(order_id).ok()?.parse::<u64>().ok()?;
-        Some(OrderRef::OrderId(OrderId(n)))
+        let id = ClOrdId::new(msg.get(tags::ORIG_CL_ORD_ID)?)?;
+        Some(OrderRef::ClOrdId(id))
     }
 
     fn on_cancel(

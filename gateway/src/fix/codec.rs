@@ -267,8 +267,8 @@ fn misplaced_checksum(buf: &[u8], body_start: usize, body_end: usize) -> Garbled
 /// The FIX checksum of `bytes`: their sum modulo 256.
 #[must_use]
 pub fn checksum(bytes: &[u8]) -> u8 {
-    // A u32 accumulator per lane vectorizes; the message bound keeps it
-    // from overflowing long before 16 MiB.
+    // A wrapping u32 sum vectorizes, and wrapping is harmless: 2^32 is a
+    // multiple of 256.
     let sum = bytes
         .iter()
         .fold(0u32, |acc, &b| acc.wrapping_add(u32::from(b)));
@@ -986,5 +986,471 @@ impl Encoder {
         } else {
             &[]
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fix::testing::{soh, wire, wire_with};
+
+    const MAX: usize = 4096;
+
+    fn heartbeat() -> Vec<u8> {
+        wire("35=0|49=A|56=B|34=1|52=20240101-00:00:00|")
+    }
+
+    fn garbled_reason(buf: &[u8]) -> (usize, Garbled) {
+        match frame(buf, MAX) {
+            Framing::Garbled { skip, reason } => (skip, reason),
+            other => panic!(
+                "expected garbled, got {other:?} for {:?}",
+                String::from_utf8_lossy(buf)
+            ),
+        }
+    }
+
+    #[test]
+    fn frames_a_whole_message_and_stops_at_its_end() {
+        let m = heartbeat();
+        assert_eq!(frame(&m, MAX), Framing::Complete { len: m.len() });
+        let mut two = m.clone();
+        two.extend_from_slice(&wire("35=1|49=A|56=B|34=2|52=20240101-00:00:00|112=x|"));
+        assert_eq!(frame(&two, MAX), Framing::Complete { len: m.len() });
+        assert_eq!(
+            frame(&two[m.len()..], MAX),
+            Framing::Complete {
+                len: two.len() - m.len()
+            }
+        );
+    }
+
+    #[test]
+    fn every_proper_prefix_is_incomplete() {
+        let m = heartbeat();
+        for n in 0..m.len() {
+            assert_eq!(frame(&m[..n], MAX), Framing::Incomplete, "prefix {n}");
+        }
+    }
+
+    #[test]
+    fn bad_begin_string_skips_to_the_next_message() {
+        let m = heartbeat();
+        let mut buf = soh("garbage|");
+        buf.extend_from_slice(&m);
+        assert_eq!(garbled_reason(&buf), (8, Garbled::BadBeginString));
+        assert_eq!(frame(&buf[8..], MAX), Framing::Complete { len: m.len() });
+        // Not FIX at all, and no start anywhere: discard everything.
+        assert_eq!(
+            garbled_reason(b"GET / HTTP/1.1\r\n"),
+            (16, Garbled::BadBeginString)
+        );
+        // A start cut off at the end of the buffer is kept.
+        let buf = soh("xx|8=FI");
+        assert_eq!(garbled_reason(&buf), (2, Garbled::BadBeginString));
+        assert_eq!(garbled_reason(&buf[2..]), (1, Garbled::BadBeginString));
+        assert_eq!(frame(&buf[3..], MAX), Framing::Incomplete);
+        // A BeginString that never ends.
+        assert_eq!(
+            garbled_reason(b"8=FIX.4.4.4.4.4.4.4.4.4.4").1,
+            Garbled::BadBeginString
+        );
+        // "8=FIX" inside a field value is not a start: only <SOH>8=FIX is
+        // (the final SOH is kept: it could begin one).
+        let buf = soh("x|58=FIX is great|");
+        assert_eq!(
+            garbled_reason(&buf),
+            (buf.len() - 1, Garbled::BadBeginString)
+        );
+    }
+
+    #[test]
+    fn wrong_body_length_is_garbled() {
+        let good = heartbeat();
+        let text = String::from_utf8(good.clone()).unwrap();
+        let len: usize = text.split('\x01').nth(1).unwrap()[2..].parse().unwrap();
+        // One too many: the expected "10=" position holds "0=", so garbled
+        // once enough bytes have arrived.
+        let mut longer = text
+            .replacen(&format!("9={len}"), &format!("9={}", len + 1), 1)
+            .into_bytes();
+        assert_eq!(frame(&longer, MAX), Framing::Incomplete);
+        let next = heartbeat();
+        longer.extend_from_slice(&next);
+        let (skip, reason) = garbled_reason(&longer);
+        assert_eq!(reason, Garbled::BadBodyLength);
+        assert_eq!(
+            frame(&longer[skip..], MAX),
+            Framing::Complete { len: next.len() }
+        );
+        // One too few.
+        let shorter = text.replacen(&format!("9={len}"), &format!("9={}", len - 1), 1);
+        assert_eq!(garbled_reason(shorter.as_bytes()).1, Garbled::BadBodyLength);
+        // Not digits, empty, too many digits.
+        for bad in [
+            "8=FIX.4.4|9=x|35=0|10=000|",
+            "8=FIX.4.4|9=|35=0|10=000|",
+            "8=FIX.4.4|9=1234567890|",
+        ] {
+            assert_eq!(garbled_reason(&soh(bad)).1, Garbled::BadBodyLength, "{bad}");
+        }
+        // Too short to hold a MsgType.
+        assert_eq!(
+            garbled_reason(&soh("8=FIX.4.4|9=4|35=0|10=000|")).1,
+            Garbled::BadBodyLength
+        );
+    }
+
+    #[test]
+    fn checksum_errors_are_garbled() {
+        let good = heartbeat();
+        let n = good.len();
+        let mut bad = good.clone();
+        bad[n - 2] = if bad[n - 2] == b'9' {
+            b'0'
+        } else {
+            bad[n - 2] + 1
+        };
+        assert_eq!(garbled_reason(&bad).1, Garbled::ChecksumMismatch);
+        // A flipped body byte.
+        let mut bad = good.clone();
+        bad[20] ^= 0x20;
+        assert_eq!(garbled_reason(&bad).1, Garbled::ChecksumMismatch);
+        // Not three digits.
+        let mut bad = good.clone();
+        bad[n - 4] = b'a';
+        assert_eq!(garbled_reason(&bad).1, Garbled::ChecksumFormat);
+        let mut bad = good[..n - 2].to_vec(); // "10=dd" then next message's byte
+        bad.extend_from_slice(&soh("|"));
+        bad.extend_from_slice(b"8");
+        assert_eq!(garbled_reason(&bad).1, Garbled::ChecksumFormat);
+    }
+
+    #[test]
+    fn checksum_before_the_end_is_not_last() {
+        // BodyLength covers a "10=" field followed by more body fields.
+        let body = soh("35=0|49=A|10=123|56=B|");
+        let mut m = soh(&format!("8=FIX.4.4|9={}|", body.len()));
+        m.extend_from_slice(&body);
+        m.extend_from_slice(&soh("34=1|xx"));
+        assert_eq!(garbled_reason(&m).1, Garbled::ChecksumNotLast);
+    }
+
+    #[test]
+    fn first_three_tags_must_be_8_9_35() {
+        let m = soh("8=FIX.4.4|35=0|9=5|");
+        assert_eq!(garbled_reason(&m).1, Garbled::FirstTagsOutOfOrder);
+        let m = wire("34=1|35=0|49=A|56=B|52=20240101-00:00:00|");
+        assert_eq!(garbled_reason(&m).1, Garbled::FirstTagsOutOfOrder);
+        // Detected before the whole body has arrived.
+        assert_eq!(
+            garbled_reason(&soh("8=FIX.4.4|9=500|34=")).1,
+            Garbled::FirstTagsOutOfOrder
+        );
+    }
+
+    #[test]
+    fn declared_length_above_the_limit_is_too_large() {
+        let m = soh("8=FIX.4.4|9=100000|35=D|");
+        // "8=FIX.4.4|9=100000|" is 19 bytes, the trailer 7.
+        assert_eq!(
+            frame(&m, MAX),
+            Framing::TooLarge {
+                declared: 19 + 100_000 + 7
+            }
+        );
+        let hb = heartbeat();
+        assert_eq!(frame(&hb, hb.len()), Framing::Complete { len: hb.len() });
+        assert_eq!(
+            frame(&hb, hb.len() - 1),
+            Framing::TooLarge { declared: hb.len() }
+        );
+    }
+
+    #[test]
+    fn fixt_begin_string_frames() {
+        let m = wire_with("FIXT.1.1", "35=0|49=A|56=B|34=1|52=20240101-00:00:00|");
+        assert_eq!(frame(&m, MAX), Framing::Complete { len: m.len() });
+    }
+
+    #[test]
+    fn parses_fields_in_wire_order() {
+        let m = wire(
+            "35=D|49=CLIENT|56=VENUE|34=12|52=20240101-00:00:00|11=abc|55=EURUSD|54=1|38=100|",
+        );
+        let mut fb = FieldBuf::with_capacity(32);
+        let msg = parse(&m, &mut fb).unwrap();
+        assert_eq!(msg.begin_string(), b"FIX.4.4");
+        assert_eq!(msg.msg_type(), b"D");
+        assert_eq!(msg.seq_num(), Some(12));
+        assert_eq!(msg.get(tags::CL_ORD_ID), Some(&b"abc"[..]));
+        assert_eq!(msg.get(tags::PRICE), None);
+        let tags: Vec<u32> = msg.fields().map(|(t, _)| t).collect();
+        assert_eq!(tags, [8, 9, 35, 49, 56, 34, 52, 11, 55, 54, 38, 10]);
+        assert_eq!(msg.raw(), &m[..]);
+        assert_eq!(msg.defect(), None);
+    }
+
+    #[test]
+    fn first_occurrence_wins() {
+        let m = wire("35=0|49=A|56=B|34=1|52=20240101-00:00:00|58=one|58=two|");
+        let mut fb = FieldBuf::new();
+        let msg = parse(&m, &mut fb).unwrap();
+        assert_eq!(msg.get(58), Some(&b"one"[..]));
+        assert_eq!(msg.fields().filter(|&(t, _)| t == 58).count(), 2);
+    }
+
+    #[test]
+    fn field_defects_do_not_stop_the_parse() {
+        let mut fb = FieldBuf::new();
+        let m = wire("35=D|49=A|56=B|34=9|52=20240101-00:00:00|55=|");
+        let msg = parse(&m, &mut fb).unwrap();
+        assert_eq!(msg.seq_num(), Some(9));
+        assert_eq!(
+            msg.defect(),
+            Some(SessionReject::new(
+                Some(55),
+                SessionRejectReason::TagWithoutValue
+            ))
+        );
+        for bad_tag in ["x5", "0", "-1", "055", "4294967296", "1.5"] {
+            let m = wire(&format!(
+                "35=D|49=A|56=B|34=9|52=20240101-00:00:00|{bad_tag}=1|"
+            ));
+            let msg = parse(&m, &mut fb).unwrap();
+            assert_eq!(
+                msg.defect(),
+                Some(SessionReject::new(
+                    None,
+                    SessionRejectReason::InvalidTagNumber
+                )),
+                "{bad_tag}"
+            );
+            assert_eq!(msg.seq_num(), Some(9));
+        }
+    }
+
+    #[test]
+    fn structural_damage_is_a_parse_error() {
+        let mut fb = FieldBuf::new();
+        assert_eq!(
+            parse(&soh("8=FIX.4.4|9=5|35=0|49|10=000|"), &mut fb).err(),
+            Some(ParseError::MissingEquals { offset: 19 })
+        );
+        assert_eq!(
+            parse(&soh("8=FIX.4.4|9=5|35=0|10=000"), &mut fb).err(),
+            Some(ParseError::Unterminated)
+        );
+        assert_eq!(
+            parse(&soh("8=FIX.4.4|35=0|9=5|10=000|"), &mut fb).err(),
+            Some(ParseError::FirstTagsOutOfOrder)
+        );
+        assert_eq!(
+            parse(&soh("8=FIX.4.4|9=5|35=0|10=000|58=x|"), &mut fb).err(),
+            Some(ParseError::ChecksumNotLast)
+        );
+        assert_eq!(
+            parse(&soh("8=FIX.4.4|9=5|35=0|10=000|10=000|"), &mut fb).err(),
+            Some(ParseError::ChecksumNotLast)
+        );
+        assert_eq!(
+            parse(b"", &mut fb).err(),
+            Some(ParseError::FirstTagsOutOfOrder)
+        );
+    }
+
+    #[test]
+    fn data_fields_may_contain_soh() {
+        let m = wire("35=0|49=A|56=B|34=1|52=20240101-00:00:00|354=5|355=a|b=c|58=t|");
+        assert_eq!(frame(&m, MAX), Framing::Complete { len: m.len() });
+        let mut fb = FieldBuf::new();
+        let msg = parse(&m, &mut fb).unwrap();
+        assert_eq!(msg.get(355), Some(&soh("a|b=c")[..]));
+        assert_eq!(msg.get(58), Some(&b"t"[..]));
+        assert_eq!(msg.defect(), None);
+        // A length that does not end on a delimiter: a format defect on the data.
+        let m = wire("35=0|49=A|56=B|34=1|52=20240101-00:00:00|354=3|355=abcd|");
+        let msg = parse(&m, &mut fb).unwrap();
+        assert_eq!(msg.get(355), Some(&b"abcd"[..]));
+        assert_eq!(
+            msg.defect(),
+            Some(SessionReject::new(
+                Some(355),
+                SessionRejectReason::IncorrectDataFormat
+            ))
+        );
+    }
+
+    #[test]
+    fn typed_getters() {
+        let m = wire(concat!(
+            "35=D|49=A|56=B|34=1|52=20240101-00:00:00.5|",
+            "1=18446744073709551616|2=-42|3=-9223372036854775809|4=xy|5=Y|6=N|7=Q|",
+            "8000=caf\u{e9}|8001=plain text|60=20240229-23:59:59.999999|",
+            "44=-101.25|38=1e5|",
+        ));
+        let mut fb = FieldBuf::new();
+        let msg = parse(&m, &mut fb).unwrap();
+        let fmt = |tag| FieldError {
+            tag,
+            kind: FieldErrorKind::Format,
+        };
+        let range = |tag| FieldError {
+            tag,
+            kind: FieldErrorKind::Range,
+        };
+        assert_eq!(msg.get_u64(34), Ok(Some(1)));
+        assert_eq!(msg.get_u64(999), Ok(None));
+        assert_eq!(msg.get_u64(1), Err(range(1)));
+        assert_eq!(msg.get_u64(2), Err(fmt(2)));
+        assert_eq!(msg.get_i64(2), Ok(Some(-42)));
+        assert_eq!(msg.get_i64(3), Err(range(3)));
+        assert_eq!(msg.get_char(4), Err(fmt(4)));
+        assert_eq!(msg.get_char(7), Ok(Some(b'Q')));
+        assert_eq!(msg.get_bool(5), Ok(Some(true)));
+        assert_eq!(msg.get_bool(6), Ok(Some(false)));
+        assert_eq!(msg.get_bool(7), Err(range(7)));
+        assert_eq!(msg.get_bool(4), Err(fmt(4)));
+        assert_eq!(msg.get_str(8000), Err(fmt(8000)));
+        assert_eq!(msg.get_str(8001), Ok(Some("plain text")));
+        assert_eq!(msg.get_utc_timestamp_ns(52), Err(fmt(52)));
+        assert_eq!(
+            msg.get_utc_timestamp_ns(60),
+            Ok(Some(
+                time::parse_utc_timestamp_ns(b"20240229-23:59:59.999999").unwrap()
+            ))
+        );
+        assert_eq!(
+            msg.get_decimal(44),
+            Ok(Some((
+                true,
+                Decimal {
+                    mantissa: 10125,
+                    scale: 2
+                }
+            )))
+        );
+        assert_eq!(msg.get_decimal(38), Err(fmt(38)));
+        assert_eq!(
+            fmt(38).reject(),
+            SessionReject::new(Some(38), SessionRejectReason::IncorrectDataFormat)
+        );
+        assert_eq!(
+            range(7).reject(),
+            SessionReject::new(Some(7), SessionRejectReason::ValueOutOfRange)
+        );
+    }
+
+    #[test]
+    fn encoder_writes_exact_length_and_checksum() {
+        let mut enc = Encoder::new();
+        enc.start(b"FIX.4.4", b"0");
+        enc.str(tags::SENDER_COMP_ID, b"A");
+        enc.str(tags::TARGET_COMP_ID, b"B");
+        enc.u64(tags::MSG_SEQ_NUM, 1);
+        enc.str(tags::SENDING_TIME, b"20240101-00:00:00");
+        assert_eq!(enc.finish(), &heartbeat()[..]);
+        assert_eq!(enc.message(), &heartbeat()[..]);
+    }
+
+    #[test]
+    fn encoder_formats_values() {
+        let mut enc = Encoder::new();
+        let tick = Decimal {
+            mantissa: 25,
+            scale: 2,
+        };
+        enc.start(b"FIX.4.4", b"8");
+        enc.i64(1, -7);
+        enc.i64(2, i64::MIN);
+        enc.u64(3, u64::MAX);
+        enc.char(4, b'2');
+        enc.bool(5, true);
+        enc.bool(6, false);
+        enc.timestamp_us(7, 1_234_567_890_123_456_789);
+        enc.timestamp_ms(8, 1_234_567_890_123_456_789);
+        enc.ticks(44, -405, tick);
+        enc.ticks(31, 4, tick);
+        enc.ratio(
+            6,
+            201,
+            2,
+            Decimal {
+                mantissa: 1,
+                scale: 2,
+            },
+            2,
+        )
+        .unwrap();
+        enc.decimal(
+            38,
+            false,
+            Decimal {
+                mantissa: 1500,
+                scale: 3,
+            },
+        );
+        enc.data(354, 355, &soh("x|y"));
+        let m = enc.finish().to_vec();
+        assert_eq!(frame(&m, MAX), Framing::Complete { len: m.len() });
+        let mut fb = FieldBuf::new();
+        let msg = parse(&m, &mut fb).unwrap();
+        let got: Vec<(u32, Vec<u8>)> = msg.fields().map(|(t, v)| (t, v.to_vec())).collect();
+        let want: Vec<(u32, Vec<u8>)> = [
+            (8, &b"FIX.4.4"[..]),
+            (9, format!("{}", m.len() - 7 - 16).as_bytes()),
+            (35, b"8"),
+            (1, b"-7"),
+            (2, b"-9223372036854775808"),
+            (3, b"18446744073709551615"),
+            (4, b"2"),
+            (5, b"Y"),
+            (6, b"N"),
+            (7, b"20090213-23:31:30.123456"),
+            (8, b"20090213-23:31:30.123"),
+            (44, b"-101.25"),
+            (31, b"1"),
+            (6, b"1"),
+            (38, b"1.5"),
+            (354, b"3"),
+            (355, &soh("x|y")),
+        ]
+        .iter()
+        .map(|(t, v)| (*t, v.to_vec()))
+        .collect();
+        assert_eq!(&got[..want.len()], &want[..]);
+        assert_eq!(got.len(), want.len() + 1);
+        // "8=FIX.4.4|9=NNN|" is 16 bytes for a three-digit body length.
+        assert!(m.starts_with(&soh(&format!("8=FIX.4.4|9={}|35=8|", m.len() - 7 - 16))));
+    }
+
+    #[test]
+    fn encoder_body_length_has_no_leading_zeros_at_any_size() {
+        let mut enc = Encoder::new();
+        for n in [0usize, 1, 5, 80, 95, 990, 9_990, 99_990] {
+            enc.start(b"FIX.4.4", b"0");
+            enc.str(58, &vec![b'x'; n]);
+            let m = enc.finish().to_vec();
+            assert_eq!(frame(&m, 1 << 20), Framing::Complete { len: m.len() });
+            let body_len = 5 + 4 + n; // "35=0|" and "58=" ... "|"
+            assert!(m.starts_with(&soh(&format!("8=FIX.4.4|9={body_len}|35=0|"))));
+        }
+    }
+
+    #[test]
+    fn ratio_overflow_writes_no_field() {
+        let mut enc = Encoder::new();
+        enc.start(b"FIX.4.4", b"8");
+        let huge = Decimal {
+            mantissa: u64::MAX,
+            scale: 0,
+        };
+        assert!(enc.ratio(6, i128::MAX, 1, huge, 18).is_err());
+        enc.u64(14, 0);
+        let m = enc.finish().to_vec();
+        let mut fb = FieldBuf::new();
+        let msg = parse(&m, &mut fb).unwrap();
+        assert_eq!(msg.get(6), None);
+        assert_eq!(msg.get(14), Some(&b"0"[..]));
     }
 }
