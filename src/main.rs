@@ -36,9 +36,27 @@ enum Command {
     },
     /// Check the engine on this machine: determinism, snapshots, input codec.
     Selfcheck,
+    /// Hash a FIX logon password (read from the first line of stdin) for a
+    /// session's `password_hash`: an Argon2id PHC string.
+    HashPassword,
     /// Inspect and check a journal directory.
     #[command(subcommand)]
     Journal(journal_cmd::JournalCommand),
+}
+
+fn hash_password() -> Result<()> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| anyhow::anyhow!("cannot read the password from stdin: {e}"))?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        anyhow::bail!("empty password: type it on the first line of stdin");
+    }
+    let hash = gateway::fix::auth::hash_password(password.as_bytes())
+        .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?;
+    println!("{hash}");
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -50,6 +68,7 @@ fn main() -> ExitCode {
             fix_listen,
         } => run::run(&config, &data, fix_listen),
         Command::Selfcheck => selfcheck::run(),
+        Command::HashPassword => hash_password(),
         Command::Journal(cmd) => journal_cmd::run(cmd),
     };
     match result {
