@@ -158,7 +158,7 @@ fn start(data: &Path, durability: Durability) -> Venue {
     );
     let stop = Arc::new(AtomicBool::new(false));
     let last = seq.log().journal().last_seq();
-    let (addr, fix) = venue::fix_gateway::start(
+    let (addr, wake, fix) = venue::fix_gateway::start(
         &settings,
         prepared,
         venue::demo::fix_instruments(),
@@ -168,7 +168,14 @@ fn start(data: &Path, durability: Durability) -> Venue {
         Arc::clone(&stop),
     )
     .unwrap();
-    let seq = spawn(seq, None, IdleStrategy::default(), Arc::clone(&stop), |_| {}).unwrap();
+    let seq = spawn(
+        seq,
+        None,
+        IdleStrategy::default(),
+        Arc::clone(&stop),
+        move |_: &mut Sequencer<JournalLog>| wake.notify(),
+    )
+    .unwrap();
     Venue {
         addr,
         stop,

@@ -34,11 +34,18 @@ pub fn engine_config() -> EngineConfig {
 pub fn fix_sessions() -> Vec<gateway::fix::config::SessionConfig> {
     (1..=4)
         .map(|i| {
-            gateway::fix::config::SessionConfig::new(
+            let mut s = gateway::fix::config::SessionConfig::new(
                 "VENUE",
                 &format!("CLIENT{i}"),
                 ParticipantId(i),
-            )
+            );
+            // Generous, so that load tests measure the venue, not the limit.
+            s.rate = gateway::fix::config::RateLimit {
+                per_second: 200_000,
+                burst: 20_000,
+                queue_max: 100_000,
+            };
+            s
         })
         .collect()
 }

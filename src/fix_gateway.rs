@@ -21,7 +21,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use engine::Event;
 use engine::sequencer::{InputSender, OutputReceiver};
-use gateway::fix::acceptor::Acceptor;
+use gateway::fix::acceptor::{Acceptor, WakeHandle};
 use gateway::fix::app::{FixApp, InstrumentInfo};
 use gateway::fix::config::SessionConfig;
 use gateway::fix::session::Session;
@@ -127,13 +127,14 @@ pub fn start(
     outputs: OutputReceiver,
     journal_last_seq: u64,
     stop: Arc<AtomicBool>,
-) -> Result<(SocketAddr, JoinHandle<()>)> {
+) -> Result<(SocketAddr, WakeHandle, JoinHandle<()>)> {
     let app = FixApp::new(sender, instruments);
     let log: gateway::fix::acceptor::LogFn = Box::new(|line: &str| eprintln!("{line}"));
     let sessions = std::mem::take(&mut prepared.sessions);
     let mut acceptor = Acceptor::bind(settings.listen, sessions, app, outputs, log)
         .with_context(|| format!("cannot listen for FIX on {}", settings.listen))?;
     let addr = acceptor.local_addr()?;
+    let wake = acceptor.wake_handle();
     let now = wall_clock_ns();
     let redelivered = prepared.pending.len();
     for (seq, time_ns, event) in prepared.pending.drain(..) {
@@ -148,18 +149,30 @@ pub fn start(
         .name("venue-fix".to_owned())
         .spawn(move || gateway_loop(acceptor, watermark, &stop))
         .context("cannot spawn the FIX gateway thread")?;
-    Ok((addr, handle))
+    Ok((addr, wake, handle))
 }
 
 fn gateway_loop(mut acceptor: Acceptor, mut watermark: Watermark, stop: &AtomicBool) {
+    // Idle strategy: spin, then yield, then block in the poller (woken by
+    // a socket or by the sequencer's notification; 10 ms at most, for
+    // timers). Tunable by environment until the configuration file (a later
+    // issue) carries it.
+    let spins: u32 = std::env::var("VENUE_FIX_SPINS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000);
+    let yields: u32 = std::env::var("VENUE_FIX_YIELDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000);
     let mut empty: u32 = 0;
     loop {
-        let timeout = if empty < 2_000 {
-            Duration::ZERO
+        let turn = if empty < spins + yields {
+            acceptor.run_once(wall_clock_ns(), Some(Duration::ZERO))
         } else {
-            Duration::from_millis(1)
+            acceptor.run_once_parked(wall_clock_ns(), Duration::from_millis(10))
         };
-        let work = match acceptor.run_once(wall_clock_ns(), Some(timeout)) {
+        let work = match turn {
             Ok(w) => w,
             Err(e) => {
                 eprintln!("error: the FIX gateway's poller failed: {e}");
@@ -173,9 +186,9 @@ fn gateway_loop(mut acceptor: Acceptor, mut watermark: Watermark, stop: &AtomicB
             empty = 0;
         } else {
             empty = empty.saturating_add(1);
-            if empty < 1_000 {
+            if empty < spins {
                 std::hint::spin_loop();
-            } else if empty < 2_000 {
+            } else if empty < spins + yields {
                 std::thread::yield_now();
             }
         }

@@ -33,6 +33,15 @@ enum Command {
         /// Where the FIX acceptor listens.
         #[arg(long, default_value = "127.0.0.1:9878")]
         fix_listen: std::net::SocketAddr,
+        /// Journal durability: `process` (appended = safe from a process
+        /// crash; reports leave at once), `group` (synced by a background
+        /// thread every --flush-interval-us; reports wait for the sync) or
+        /// `sync` (every input synced before the next).
+        #[arg(long, default_value = "group")]
+        durability: run::DurabilityArg,
+        /// Group commit interval, in microseconds.
+        #[arg(long, default_value_t = 250)]
+        flush_interval_us: u64,
     },
     /// Check the engine on this machine: determinism, snapshots, input codec.
     Selfcheck,
@@ -66,7 +75,14 @@ fn main() -> ExitCode {
             config,
             data,
             fix_listen,
-        } => run::run(&config, &data, fix_listen),
+            durability,
+            flush_interval_us,
+        } => run::run(
+            &config,
+            &data,
+            fix_listen,
+            durability.to_journal(flush_interval_us),
+        ),
         Command::Selfcheck => selfcheck::run(),
         Command::HashPassword => hash_password(),
         Command::Journal(cmd) => journal_cmd::run(cmd),

@@ -21,7 +21,33 @@ use venue::runtime::{
     IdleStrategy, JournalLog, SnapshotPolicy, recover_with, spawn, take_snapshot,
 };
 
-pub(crate) fn run(config_path: &Path, data: &Path, fix_listen: SocketAddr) -> Result<()> {
+/// `--durability`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum DurabilityArg {
+    Process,
+    Group,
+    Sync,
+}
+
+impl DurabilityArg {
+    pub(crate) fn to_journal(self, flush_interval_us: u64) -> Durability {
+        match self {
+            DurabilityArg::Process => Durability::Process,
+            DurabilityArg::Group => Durability::Group {
+                flush_interval_us,
+                flush_threshold_bytes: 4 << 20,
+            },
+            DurabilityArg::Sync => Durability::Sync,
+        }
+    }
+}
+
+pub(crate) fn run(
+    config_path: &Path,
+    data: &Path,
+    fix_listen: SocketAddr,
+    durability: Durability,
+) -> Result<()> {
     println!(
         "venue {} (engine {})",
         env!("CARGO_PKG_VERSION"),
@@ -35,12 +61,10 @@ pub(crate) fn run(config_path: &Path, data: &Path, fix_listen: SocketAddr) -> Re
     let journal_dir = data.join("journal");
     let snapshot_dir = data.join("snapshots");
     let journal_config = JournalConfig {
-        durability: Durability::Group {
-            flush_interval_us: 1_000,
-            flush_threshold_bytes: 4 << 20,
-        },
+        durability,
         ..JournalConfig::default()
     };
+    let gate_on_durable = !matches!(durability, Durability::Process);
     let fix_settings = FixSettings {
         listen: fix_listen,
         sessions: venue::demo::fix_sessions(),
@@ -84,13 +108,14 @@ pub(crate) fn run(config_path: &Path, data: &Path, fix_listen: SocketAddr) -> Re
         JournalLog::new(r.journal),
         SequencerConfig {
             tick_interval_ns: 1_000_000_000,
+            gate_on_durable,
             ..SequencerConfig::default()
         },
         r.last_time_ns,
     );
     let stop = Arc::new(AtomicBool::new(false));
     let journal_last_seq = seq.log().journal().last_seq();
-    let (fix_addr, fix_thread) = venue::fix_gateway::start(
+    let (fix_addr, fix_wake, fix_thread) = venue::fix_gateway::start(
         &fix_settings,
         prepared,
         venue::demo::fix_instruments(),
@@ -109,12 +134,16 @@ pub(crate) fn run(config_path: &Path, data: &Path, fix_listen: SocketAddr) -> Re
         dir: snapshot_dir.clone(),
         every_inputs: 1_000_000,
     };
+    let mut snapshots = policy.maintenance();
     let handle = spawn(
         seq,
         None,
         IdleStrategy::default(),
         Arc::clone(&stop),
-        policy.maintenance(),
+        move |seq: &mut Sequencer<JournalLog>| {
+            snapshots(seq);
+            fix_wake.notify();
+        },
     )?;
     println!("venue running; Ctrl-C to stop");
     while !stop.load(Ordering::Acquire) && !handle.is_finished() {

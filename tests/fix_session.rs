@@ -85,7 +85,7 @@ impl Venue {
         );
         let stop = Arc::new(AtomicBool::new(false));
         let last = seq.log().journal().last_seq();
-        let (addr, fix) = venue::fix_gateway::start(
+        let (addr, wake, fix) = venue::fix_gateway::start(
             &settings,
             prepared,
             venue::demo::fix_instruments(),
@@ -100,7 +100,7 @@ impl Venue {
             None,
             IdleStrategy::default(),
             Arc::clone(&stop),
-            |_| {},
+            move |_: &mut Sequencer<JournalLog>| wake.notify(),
         )
         .unwrap();
         Venue {

@@ -194,6 +194,12 @@ impl OutputReceiver {
     pub fn try_recv(&self) -> Option<Output> {
         self.ring.pop()
     }
+
+    /// Whether no output is waiting.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.ring.is_empty()
+    }
 }
 
 /// Sequencer settings.

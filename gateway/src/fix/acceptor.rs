@@ -17,7 +17,9 @@ use std::time::Duration;
 use engine::sequencer::OutputReceiver;
 use engine::types::ParticipantId;
 use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Token, Waker};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::fix::app::FixApp;
 use crate::fix::codec::{FieldBuf, Framing, frame, parse};
@@ -29,6 +31,26 @@ pub const OUTBOX_MAX: usize = 16 << 20;
 /// Outputs taken from the sequencer per turn.
 const OUTPUT_BATCH: usize = 4096;
 const LISTENER: Token = Token(usize::MAX);
+const WAKER: Token = Token(usize::MAX - 1);
+
+/// Wakes the acceptor from a blocking poll when the sequencer publishes
+/// outputs. The acceptor sets `parked` before it blocks (and checks the ring
+/// once more); the sequencer wakes it only if it is parked, so a busy
+/// acceptor costs the sequencer one atomic swap per duty cycle.
+#[derive(Debug, Clone)]
+pub struct WakeHandle {
+    waker: Arc<Waker>,
+    parked: Arc<AtomicBool>,
+}
+
+impl WakeHandle {
+    /// Called by the sequencer thread after it published outputs.
+    pub fn notify(&self) {
+        if self.parked.swap(false, Ordering::SeqCst) {
+            let _ = self.waker.wake();
+        }
+    }
+}
 
 #[derive(Debug)]
 struct Conn {
@@ -62,6 +84,7 @@ pub struct Acceptor {
     /// The engine sequence number through which every output has been
     /// handled (for the delivery watermark).
     handled_through: u64,
+    wake: WakeHandle,
 }
 
 impl std::fmt::Debug for Acceptor {
@@ -89,6 +112,10 @@ impl Acceptor {
         let mut listener = TcpListener::bind(addr)?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let wake = WakeHandle {
+            waker: Arc::new(Waker::new(poll.registry(), WAKER)?),
+            parked: Arc::new(AtomicBool::new(false)),
+        };
         let by_comp_ids = sessions
             .iter()
             .enumerate()
@@ -135,7 +162,39 @@ impl Acceptor {
             logon_timeout_ns,
             log,
             handled_through: 0,
+            wake,
         })
+    }
+
+    /// A handle for the sequencer thread to wake this acceptor.
+    #[must_use]
+    pub fn wake_handle(&self) -> WakeHandle {
+        self.wake.clone()
+    }
+
+    /// One turn that may block up to `timeout` when there is nothing to do:
+    /// it marks itself parked, checks the output ring once more (so that a
+    /// notification cannot be lost between the check and the poll), then
+    /// polls.
+    ///
+    /// # Errors
+    /// The poller failed.
+    pub fn run_once_parked(&mut self, now_ns: u64, timeout: Duration) -> io::Result<usize> {
+        self.wake.parked.store(true, Ordering::SeqCst);
+        let timeout = if self.outputs.is_empty() && !self.has_backlog() {
+            timeout
+        } else {
+            Duration::ZERO
+        };
+        let work = self.run_once(now_ns, Some(timeout));
+        self.wake.parked.store(false, Ordering::SeqCst);
+        work
+    }
+
+    fn has_backlog(&self) -> bool {
+        self.sessions
+            .iter()
+            .any(|s| s.has_backlog() || !s.outbox_is_empty())
     }
 
     /// The bound address (useful with port 0).
@@ -199,7 +258,9 @@ impl Acceptor {
         let mut readable = Vec::new();
         let mut listener_ready = false;
         for ev in &self.events {
-            if ev.token() == LISTENER {
+            if ev.token() == WAKER {
+                work += 1;
+            } else if ev.token() == LISTENER {
                 listener_ready = true;
             } else if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                 readable.push(ev.token().0);

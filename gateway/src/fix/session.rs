@@ -292,6 +292,12 @@ impl Session {
         self.bucket.used()
     }
 
+    /// Whether nothing waits for the socket.
+    #[must_use]
+    pub fn outbox_is_empty(&self) -> bool {
+        self.outbox.is_empty()
+    }
+
     /// Bytes waiting for the socket.
     pub fn outbox(&mut self) -> &mut Vec<u8> {
         &mut self.outbox
