@@ -801,3 +801,48 @@ fn a_conditionally_required_field_missing_is_a_business_reject_380_5() {
     assert_eq!(bmr.get(372), Some("D"));
     assert!(bmr.get(58).unwrap().contains("Price(44)"));
 }
+
+#[test]
+fn mass_status_lists_the_sessions_own_live_orders() {
+    let v = Venue::start();
+    let mut a = v.logged_on("CLIENT1");
+    let mut b = v.logged_on("CLIENT2");
+    for id in ["MS1", "MS2"] {
+        a.send("D", &new_order(id, b'1', "1", "99.75"));
+        a.expect("8", T);
+    }
+    b.send("D", &new_order("OTHER", b'2', "1", "100.25"));
+    b.expect("8", T);
+    a.send("AF", &[(584, s("STAT1")), (585, s("7"))]);
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let r = a.expect("8", T);
+        assert_eq!(r.get(150), Some("I"));
+        assert_eq!(r.get(584), Some("STAT1"));
+        ids.push(r.get(11).unwrap().to_owned());
+    }
+    assert_eq!(ids, ["MS1", "MS2"]);
+    // Nothing more: the other participant's order is not listed.
+    assert!(a.recv(Duration::from_millis(300)).is_none());
+    // A participant with no orders gets one report saying so.
+    let mut c = v.logged_on("CLIENT3");
+    c.send("AF", &[(584, s("STAT2")), (585, s("7"))]);
+    let r = c.expect("8", T);
+    assert_eq!(
+        (r.get(150), r.get(39), r.get(584)),
+        (Some("I"), Some("8"), Some("STAT2"))
+    );
+    assert_eq!(r.get(11), None, "no ClOrdID to echo");
+}
+
+#[test]
+fn status_of_an_unknown_order_is_answered() {
+    let v = Venue::start();
+    let mut a = v.logged_on("CLIENT1");
+    a.send("H", &[(11, s("NEVER")), (55, s("UST-10Y")), (54, s("1"))]);
+    let r = a.expect("8", T);
+    assert_eq!(
+        (r.get(150), r.get(39), r.get(11)),
+        (Some("I"), Some("8"), Some("NEVER"))
+    );
+}

@@ -8,7 +8,7 @@
 //! # Input, format version [`INPUT_FORMAT_VERSION`]
 //! ```text
 //! u8 tag: 1 NewOrder, 2 Cancel, 3 Replace, 4 MassCancel, 5 OrderStatus, 6 ClockTick,
-//!         7 Checkpoint
+//!         7 Checkpoint, 8 MassStatus
 //! NewOrder:    u32 participant, u32 instrument, ClOrdId, u8 side, u8 ord_type,
 //!              u8 tif, u8 flags (1 price, 2 stop price, 4 post-only, 8 expire),
 //!              [i64 price], [i64 stop price], u64 qty, u64 display qty,
@@ -21,6 +21,8 @@
 //! OrderStatus: u32 participant, OrderRef
 //! ClockTick:   nothing
 //! Checkpoint:  u64 state hash (tag 7)
+//! MassStatus:  u32 participant, u8 flags (1 instrument, 2 side),
+//!              [u32 instrument], [u8 side]
 //! ClOrdId:     u8 length (0..=40), bytes (printable ASCII; length 0 only where
 //!              an id is optional)
 //! OrderRef:    u8 1 + ClOrdId, or u8 2 + u64 OrderId
@@ -43,7 +45,9 @@ use crate::book::NIL;
 use crate::config::EngineConfig;
 use crate::engine::{Engine, Order, Place};
 use crate::event::{OrdStatus, Reason};
-use crate::input::{Cancel, Input, MassCancel, NewOrder, OrderRef, OrderStatusRequest, Replace};
+use crate::input::{
+    Cancel, Input, MassCancel, MassStatusRequest, NewOrder, OrderRef, OrderStatusRequest, Replace,
+};
 use crate::reason::{CancelReason, RejectReason};
 use crate::store::{DONE, DoneOrder, OrderStore};
 use crate::types::{
@@ -250,6 +254,7 @@ const IN_MASS_CANCEL: u8 = 4;
 const IN_STATUS: u8 = 5;
 const IN_TICK: u8 = 6;
 const IN_CHECKPOINT: u8 = 7;
+const IN_MASS_STATUS: u8 = 8;
 
 /// Appends the encoding of `input` to `out`.
 pub fn encode_input(input: &Input, out: &mut Vec<u8>) {
@@ -309,6 +314,17 @@ pub fn encode_input(input: &Input, out: &mut Vec<u8>) {
             w.u8(IN_STATUS);
             w.u32(s.participant.0);
             w.order_ref(&s.target);
+        }
+        Input::MassStatus(m) => {
+            w.u8(IN_MASS_STATUS);
+            w.u32(m.participant.0);
+            w.u8(u8::from(m.instrument.is_some()) | u8::from(m.side.is_some()) << 1);
+            if let Some(i) = m.instrument {
+                w.u32(i.0);
+            }
+            if let Some(s) = m.side {
+                w.u8(s as u8);
+            }
         }
         Input::ClockTick => w.u8(IN_TICK),
         Input::Checkpoint { state_hash } => {
@@ -414,6 +430,28 @@ pub fn decode_input(bytes: &[u8]) -> Result<Input, DecodeError> {
             participant: ParticipantId(r.u32()?),
             target: r.order_ref()?,
         }),
+        IN_MASS_STATUS => {
+            let participant = ParticipantId(r.u32()?);
+            let flags = r.u8()?;
+            if flags & !0b11 != 0 {
+                return r.err("unknown flag bits");
+            }
+            let instrument = if flags & 1 != 0 {
+                Some(InstrumentId(r.u32()?))
+            } else {
+                None
+            };
+            let side = if flags & 2 != 0 {
+                Some(r.side()?)
+            } else {
+                None
+            };
+            Input::MassStatus(MassStatusRequest {
+                participant,
+                instrument,
+                side,
+            })
+        }
         IN_TICK => Input::ClockTick,
         IN_CHECKPOINT => Input::Checkpoint {
             state_hash: r.u64()?,

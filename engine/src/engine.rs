@@ -17,7 +17,9 @@ use crate::event::{
     BookLevel, CancelReject, CxlRejResponseTo, Event, EventSink, ExecType, ExecutionReport,
     MassCancelReport, OrdStatus, Reason, TradePrint,
 };
-use crate::input::{Cancel, Input, MassCancel, NewOrder, OrderRef, OrderStatusRequest, Replace};
+use crate::input::{
+    Cancel, Input, MassCancel, MassStatusRequest, NewOrder, OrderRef, OrderStatusRequest, Replace,
+};
 use crate::reason::{CancelReason, RejectReason};
 use crate::store::{ClOrdIndex, DONE, Loc, OrderStore};
 use crate::types::{
@@ -341,6 +343,7 @@ impl Engine {
             Input::Replace(r) => self.replace(r, sink),
             Input::MassCancel(m) => self.mass_cancel(m, sink),
             Input::OrderStatus(s) => self.status(s, sink),
+            Input::MassStatus(m) => self.mass_status(m, sink),
             Input::ClockTick => self.clock_tick(sink),
             // Verified by whoever replays; the live engine has nothing to do.
             Input::Checkpoint { .. } => {}
@@ -1497,6 +1500,58 @@ impl Engine {
         sink.event(&Event::MassCancelReport(report));
     }
 
+    /// A status report for every live order of the participant that
+    /// passes the filters, by OrderId; none found (or an unknown
+    /// participant or instrument) is one report with status Rejected.
+    fn mass_status(&mut self, m: &MassStatusRequest, sink: &mut impl EventSink) {
+        let mut problem = None;
+        if self.stp_mode(m.participant).is_none() {
+            problem = Some(RejectReason::UnknownParticipant);
+        }
+        let inst_filter = match m.instrument {
+            Some(id) => match self.instrument_idx(id) {
+                Some(i) => Some(i as u32),
+                None => {
+                    problem = problem.or(Some(RejectReason::UnknownInstrument));
+                    None
+                }
+            },
+            None => None,
+        };
+        if problem.is_none() {
+            let mut found = std::mem::take(&mut self.scratch);
+            found.clear();
+            found.extend(
+                self.store
+                    .live_orders()
+                    .filter(|(_, o)| {
+                        o.participant == m.participant
+                            && inst_filter.is_none_or(|i| o.inst == i)
+                            && m.side.is_none_or(|s| o.side == s)
+                    })
+                    .map(|(slot, o)| (o.id, slot)),
+            );
+            found.sort_unstable();
+            for &(_, slot) in &found {
+                self.report(sink, slot, ExecType::OrderStatus, ClOrdId::EMPTY, NO_FILL);
+            }
+            let any = !found.is_empty();
+            found.clear();
+            self.scratch = found;
+            if any {
+                return;
+            }
+            problem = Some(RejectReason::UnknownOrder);
+        }
+        let reason = problem.unwrap_or(RejectReason::UnknownOrder);
+        self.status_unknown(
+            sink,
+            m.participant,
+            OrderRef::OrderId(OrderId::NONE),
+            reason,
+        );
+    }
+
     fn status(&mut self, s: &OrderStatusRequest, sink: &mut impl EventSink) {
         let found = if self.stp_mode(s.participant).is_none() {
             Err(RejectReason::UnknownParticipant)
@@ -1506,39 +1561,48 @@ impl Engine {
         };
         match found {
             Ok(slot) => self.report(sink, slot, ExecType::OrderStatus, ClOrdId::EMPTY, NO_FILL),
-            Err(reason) => {
-                let exec_id = self.next_exec_id();
-                let (cl_ord_id, order_id) = match s.target {
-                    OrderRef::ClOrdId(c) => (c, OrderId::NONE),
-                    OrderRef::OrderId(id) => (ClOrdId::EMPTY, id),
-                };
-                sink.event(&Event::Exec(ExecutionReport {
-                    exec_id,
-                    exec_type: ExecType::OrderStatus,
-                    ord_status: OrdStatus::Rejected,
-                    participant: s.participant,
-                    instrument: InstrumentId(0),
-                    order_id,
-                    cl_ord_id,
-                    orig_cl_ord_id: ClOrdId::EMPTY,
-                    side: Side::Buy,
-                    ord_type: OrdType::Limit,
-                    tif: TimeInForce::Gtc,
-                    price_ticks: None,
-                    stop_price_ticks: None,
-                    order_qty_lots: 0,
-                    leaves_qty_lots: 0,
-                    cum_qty_lots: 0,
-                    cum_notional_tick_lots: 0,
-                    last_qty_lots: 0,
-                    last_px_ticks: 0,
-                    trade_id: TradeId(0),
-                    aggressor: false,
-                    expire_time_ns: None,
-                    reason: Reason::Reject(reason),
-                }));
-            }
+            Err(reason) => self.status_unknown(sink, s.participant, s.target, reason),
         }
+    }
+
+    /// The answer to a status request that found nothing.
+    fn status_unknown(
+        &mut self,
+        sink: &mut impl EventSink,
+        participant: ParticipantId,
+        target: OrderRef,
+        reason: RejectReason,
+    ) {
+        let exec_id = self.next_exec_id();
+        let (cl_ord_id, order_id) = match target {
+            OrderRef::ClOrdId(c) => (c, OrderId::NONE),
+            OrderRef::OrderId(id) => (ClOrdId::EMPTY, id),
+        };
+        sink.event(&Event::Exec(ExecutionReport {
+            exec_id,
+            exec_type: ExecType::OrderStatus,
+            ord_status: OrdStatus::Rejected,
+            participant,
+            instrument: InstrumentId(0),
+            order_id,
+            cl_ord_id,
+            orig_cl_ord_id: ClOrdId::EMPTY,
+            side: Side::Buy,
+            ord_type: OrdType::Limit,
+            tif: TimeInForce::Gtc,
+            price_ticks: None,
+            stop_price_ticks: None,
+            order_qty_lots: 0,
+            leaves_qty_lots: 0,
+            cum_qty_lots: 0,
+            cum_notional_tick_lots: 0,
+            last_qty_lots: 0,
+            last_px_ticks: 0,
+            trade_id: TradeId(0),
+            aggressor: false,
+            expire_time_ns: None,
+            reason: Reason::Reject(reason),
+        }));
     }
 
     // ----- time --------------------------------------------------------------

@@ -104,6 +104,18 @@ pub struct OrderStatusRequest {
     pub target: OrderRef,
 }
 
+/// Ask for the current state of every live order of a participant,
+/// optionally of one instrument and one side (FIX OrderMassStatusRequest).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MassStatusRequest {
+    /// Whose orders (only its own are visible).
+    pub participant: ParticipantId,
+    /// Only this instrument, if given.
+    pub instrument: Option<InstrumentId>,
+    /// Only this side, if given.
+    pub side: Option<Side>,
+}
+
 /// Everything the engine acts on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Input {
@@ -117,6 +129,8 @@ pub enum Input {
     MassCancel(MassCancel),
     /// Ask for an order's status.
     OrderStatus(OrderStatusRequest),
+    /// Ask for the status of many orders.
+    MassStatus(MassStatusRequest),
     /// Time passes: expire Day and GTD orders whose time has come, and forget
     /// the previous trading day's finished orders. The time is the input's.
     ClockTick,
@@ -139,6 +153,7 @@ impl Input {
             Input::Replace(r) => Some(r.participant),
             Input::MassCancel(m) => Some(m.participant),
             Input::OrderStatus(s) => Some(s.participant),
+            Input::MassStatus(s) => Some(s.participant),
             Input::ClockTick | Input::Checkpoint { .. } => None,
         }
     }

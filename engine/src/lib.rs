@@ -138,6 +138,12 @@
 //!   (`UnknownParticipant`), the ClOrdID or OrderID asked for (the other one
 //!   empty or `OrderId::NONE`), instrument 0, side buy, type limit, GTC, no
 //!   prices and zero quantities.
+//! - Mass status: one `ExecType::OrderStatus` report per live order of the
+//!   participant (optionally of one instrument and one side), by OrderId.
+//!   None found, an unknown participant or an unknown instrument gives one
+//!   report as for an unknown order, with `OrderId::NONE` and reason
+//!   `UnknownOrder`, `UnknownParticipant` or `UnknownInstrument`. Changes
+//!   nothing.
 //!
 //! ## Checkpoint
 //! Changes nothing and emits nothing. It carries the live engine's
@@ -191,7 +197,7 @@ pub use crate::event::{
     MassCancelReport, NullSink, OrdStatus, Reason, TradePrint,
 };
 pub use crate::input::{
-    Cancel, Input, MassCancel, NewOrder, OrderRef, OrderStatusRequest, Replace,
+    Cancel, Input, MassCancel, MassStatusRequest, NewOrder, OrderRef, OrderStatusRequest, Replace,
 };
 pub use crate::reason::{CancelReason, RejectReason};
 pub use crate::types::{

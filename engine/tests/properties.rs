@@ -133,6 +133,11 @@ fn input() -> impl Strategy<Value = Input> {
             participant: ParticipantId(p),
             target,
         })),
+        1 => (1u32..=5, prop::option::of(1u32..=2)).prop_map(|(p, i)| Input::MassStatus(MassStatusRequest {
+            participant: ParticipantId(p),
+            instrument: i.map(InstrumentId),
+            side: None,
+        })),
         1 => Just(Input::ClockTick),
         1 => any::<u64>().prop_map(|state_hash| Input::Checkpoint { state_hash }),
     ]
@@ -250,7 +255,12 @@ fn check_input(
             Event::MassCancelReport(r) => r.reject.is_some(),
             _ => false,
         });
-    if only_rejects || matches!(input, Input::OrderStatus(_) | Input::Checkpoint { .. }) {
+    if only_rejects
+        || matches!(
+            input,
+            Input::OrderStatus(_) | Input::MassStatus(_) | Input::Checkpoint { .. }
+        )
+    {
         prop_assert_eq!(
             e.state_hash(),
             before_hash,

@@ -20,7 +20,7 @@ use engine::{
     OrdType, OrdTypeSet, OrderId, OrderRef, ParticipantId, ParticipantSpec, PriceTicks, QtyLots,
     Reason, RejectReason, Side, StpMode, TifSet, TimeInForce, TimeNs, TradeId, TradePrint,
 };
-use engine::{Cancel, Input, MassCancel, NewOrder, OrderStatusRequest, Replace};
+use engine::{Cancel, Input, MassCancel, MassStatusRequest, NewOrder, OrderStatusRequest, Replace};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -278,6 +278,7 @@ impl Model {
             Input::Replace(r) => self.replace(r),
             Input::MassCancel(m) => self.mass_cancel(m),
             Input::OrderStatus(s) => self.status(s),
+            Input::MassStatus(m) => self.mass_status(m),
             Input::ClockTick => self.clock_tick(),
             // "Changes nothing and emits nothing."
             Input::Checkpoint { .. } => {}
@@ -1405,6 +1406,56 @@ impl Model {
             self.report(id, ExecType::OrderStatus, reason, ClOrdId::EMPTY);
             return;
         }
+        let reason = if known_participant {
+            RejectReason::UnknownOrder
+        } else {
+            RejectReason::UnknownParticipant
+        };
+        self.status_unknown(s.participant, s.target, reason);
+    }
+
+    /// Mass status: a status report per live order of the participant that
+    /// passes the filters, in OrderId order; nothing found is one
+    /// "unknown" report.
+    fn mass_status(&mut self, m: &MassStatusRequest) {
+        let problem = if !self.stp.contains_key(&m.participant) {
+            Some(RejectReason::UnknownParticipant)
+        } else if m.instrument.is_some_and(|i| !self.books.contains_key(&i)) {
+            Some(RejectReason::UnknownInstrument)
+        } else {
+            None
+        };
+        if problem.is_none() {
+            let ids: Vec<OrderId> = self
+                .orders
+                .values()
+                .filter(|o| {
+                    o.participant == m.participant
+                        && matches!(o.place, Place::Resting | Place::Stop)
+                        && m.instrument.is_none_or(|i| i == o.instrument)
+                        && m.side.is_none_or(|s| s == o.side)
+                })
+                .map(|o| o.id)
+                .collect();
+            if !ids.is_empty() {
+                for id in ids {
+                    let reason = self.orders[&id].finish_reason;
+                    self.report(id, ExecType::OrderStatus, reason, ClOrdId::EMPTY);
+                }
+                return;
+            }
+        }
+        let reason = problem.unwrap_or(RejectReason::UnknownOrder);
+        self.status_unknown(m.participant, OrderRef::OrderId(OrderId::NONE), reason);
+    }
+
+    /// The answer to a status request that found nothing.
+    fn status_unknown(
+        &mut self,
+        participant: ParticipantId,
+        target: OrderRef,
+        reason: RejectReason,
+    ) {
         let exec_id = self.next_exec_id();
         // AMBIGUITY: the fields of an unknown order's status report are not
         // specified; the order's ClOrdID as given, otherwise neutral values.
@@ -1412,14 +1463,14 @@ impl Model {
             exec_id,
             exec_type: ExecType::OrderStatus,
             ord_status: OrdStatus::Rejected,
-            participant: s.participant,
+            participant,
             instrument: InstrumentId::default(),
             // The OrderID asked for is echoed (NONE when asked by ClOrdID).
-            order_id: match s.target {
+            order_id: match target {
                 OrderRef::OrderId(id) => id,
                 OrderRef::ClOrdId(_) => OrderId::NONE,
             },
-            cl_ord_id: match s.target {
+            cl_ord_id: match target {
                 OrderRef::ClOrdId(c) => c,
                 OrderRef::OrderId(_) => ClOrdId::EMPTY,
             },
@@ -1438,11 +1489,7 @@ impl Model {
             trade_id: TradeId::default(),
             aggressor: false,
             expire_time_ns: None,
-            reason: Reason::Reject(if known_participant {
-                RejectReason::UnknownOrder
-            } else {
-                RejectReason::UnknownParticipant
-            }),
+            reason: Reason::Reject(reason),
         }));
     }
 
@@ -1715,6 +1762,16 @@ impl InputGen {
                 Input::OrderStatus(OrderStatusRequest {
                     participant,
                     target,
+                })
+            }
+            88..89 => {
+                let participant = self.participant();
+                let instrument = self.pct(30).then(|| self.instrument());
+                let side = self.pct(30).then(|| self.side());
+                Input::MassStatus(MassStatusRequest {
+                    participant,
+                    instrument,
+                    side,
                 })
             }
             _ => {

@@ -25,7 +25,9 @@ use engine::event::{
     CancelReject, CxlRejResponseTo, Event, ExecType, ExecutionReport, MassCancelReport, OrdStatus,
     Reason,
 };
-use engine::input::{Cancel, Input, MassCancel, NewOrder, OrderRef, OrderStatusRequest, Replace};
+use engine::input::{
+    Cancel, Input, MassCancel, MassStatusRequest, NewOrder, OrderRef, OrderStatusRequest, Replace,
+};
 use engine::reason::RejectReason;
 use engine::sequencer::{InputSender, ORIGIN_NONE, Origin, Output, Refusal};
 use engine::types::{ClOrdId, InstrumentId, OrdType, OrderId, ParticipantId, Side, TimeInForce};
@@ -111,6 +113,9 @@ pub struct FixApp {
     stats: AppStats,
     /// Gateway-level rejects get ExecIDs of their own.
     gateway_exec_counter: u64,
+    /// OrderMassStatusRequests in flight: origin → (MassStatusReqID, the
+    /// engine sequence number of its input once seen).
+    mass_status: HashMap<Origin, (Vec<u8>, u64)>,
 }
 
 impl FixApp {
@@ -132,6 +137,7 @@ impl FixApp {
             event_counts: HashMap::new(),
             stats: AppStats::default(),
             gateway_exec_counter: 0,
+            mass_status: HashMap::new(),
         }
     }
 
@@ -208,7 +214,23 @@ impl FixApp {
                         return;
                     }
                 }
-                self.deliver(sessions, session_of, *seq, *time_ns, event, now_ns);
+                // A mass status answer's reports carry its MassStatusReqID;
+                // requests whose input is behind us are done.
+                let seq = *seq;
+                self.mass_status.retain(|_, (_, s)| *s == 0 || *s >= seq);
+                let req_id = self.mass_status.get_mut(origin).map(|(id, s)| {
+                    *s = seq;
+                    id.clone()
+                });
+                self.deliver_with(
+                    sessions,
+                    session_of,
+                    seq,
+                    *time_ns,
+                    event,
+                    now_ns,
+                    req_id.as_deref(),
+                );
             }
             Output::Refused {
                 input,
@@ -238,6 +260,20 @@ impl FixApp {
         event: &Event,
         now_ns: u64,
     ) {
+        self.deliver_with(sessions, session_of, seq, time_ns, event, now_ns, None);
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "one call site besides deliver")]
+    fn deliver_with(
+        &mut self,
+        sessions: &mut [Session],
+        session_of: &HashMap<ParticipantId, usize>,
+        seq: u64,
+        time_ns: u64,
+        event: &Event,
+        now_ns: u64,
+        mass_status_req_id: Option<&[u8]>,
+    ) {
         let participant = match event {
             Event::Exec(x) => x.participant,
             Event::CancelReject(c) => c.participant,
@@ -257,11 +293,17 @@ impl FixApp {
         }
         match event {
             Event::Exec(x) => {
-                let Some(info) = self.instrument(x.instrument).cloned() else {
-                    return;
-                };
+                // A status answer for an order that does not exist names no
+                // instrument.
+                let info = self
+                    .instrument(x.instrument)
+                    .cloned()
+                    .unwrap_or_else(unknown_instrument);
                 let _ = s.send_app(now_ns, b"8", Some(pos), |e| {
                     encode_exec_report(e, x, &info, time_ns);
+                    if let Some(id) = mass_status_req_id {
+                        e.str(tags::MASS_STATUS_REQ_ID, id);
+                    }
                 });
             }
             Event::CancelReject(c) => {
@@ -721,6 +763,50 @@ impl FixApp {
         self.submit(s, seq, input, now_ns);
     }
 
+    fn on_mass_status(&mut self, s: &mut Session, msg: &Message<'_>, seq: u64, now_ns: u64) {
+        let req_id = msg.get(tags::MASS_STATUS_REQ_ID).unwrap_or(b"").to_vec();
+        let side = match msg.get(tags::SIDE) {
+            Some(b"1") => Some(Side::Buy),
+            Some(b"2") => Some(Side::Sell),
+            _ => None,
+        };
+        let instrument = match msg.get(tags::MASS_STATUS_REQ_TYPE) {
+            // 1: orders of one security.
+            Some(b"1") => {
+                let symbol =
+                    String::from_utf8_lossy(msg.get(tags::SYMBOL).unwrap_or(b"")).into_owned();
+                match self.by_symbol.get(symbol.as_str()) {
+                    Some(&i) => Some(self.infos[i].id),
+                    None => {
+                        let text = format!("unknown instrument {symbol}");
+                        s.send_business_reject(now_ns, seq, b"AF", 2, &text);
+                        return;
+                    }
+                }
+            }
+            // 7: all orders; 8: a party's orders (a session sees only its own).
+            Some(b"7" | b"8") => None,
+            _ => {
+                s.send_business_reject(
+                    now_ns,
+                    seq,
+                    b"AF",
+                    0,
+                    "MassStatusReqType(585) must be 1 (security), 7 (all orders) or 8 (party)",
+                );
+                return;
+            }
+        };
+        self.mass_status
+            .insert(origin_of(s.index(), seq), (req_id, 0));
+        let input = Input::MassStatus(MassStatusRequest {
+            participant: s.config().participant,
+            instrument,
+            side,
+        });
+        self.submit(s, seq, input, now_ns);
+    }
+
     fn on_security_list(&mut self, s: &mut Session, msg: &Message<'_>, seq: u64, now_ns: u64) {
         let req_id = msg.get(tags::SECURITY_REQ_ID).unwrap_or(b"").to_vec();
         let wanted = msg.get(tags::SYMBOL).map(<[u8]>::to_vec);
@@ -758,6 +844,7 @@ impl Application for FixApp {
             b"H" => self.on_status(session, msg, seq, now_ns),
             b"q" => self.on_mass_cancel(session, msg, seq, now_ns),
             b"x" => self.on_security_list(session, msg, seq, now_ns),
+            b"AF" => self.on_mass_status(session, msg, seq, now_ns),
             other => {
                 let other = other.to_vec();
                 session.send_business_reject(now_ns, seq, &other, 3, "Unsupported Message Type");
@@ -843,6 +930,21 @@ impl std::fmt::Display for DecimalText {
         let mut out = Vec::new();
         crate::fix::decimal::write_ticks(&mut out, 1, self.0);
         f.write_str(&String::from_utf8_lossy(&out))
+    }
+}
+
+/// What a report for an order that does not exist is written with.
+fn unknown_instrument() -> InstrumentInfo {
+    let one = Decimal {
+        mantissa: 1,
+        scale: 0,
+    };
+    InstrumentInfo {
+        id: InstrumentId(0),
+        symbol: "[N/A]".to_owned(),
+        description: None,
+        tick_size: one,
+        lot_size: one,
     }
 }
 
@@ -947,7 +1049,9 @@ pub fn encode_exec_report(
             fmt_u64(&mut buf, x.order_id.0)
         },
     );
-    e.str(tags::CL_ORD_ID, x.cl_ord_id.as_str().as_bytes());
+    if x.cl_ord_id != ClOrdId::EMPTY {
+        e.str(tags::CL_ORD_ID, x.cl_ord_id.as_str().as_bytes());
+    }
     if x.orig_cl_ord_id != ClOrdId::EMPTY {
         e.str(tags::ORIG_CL_ORD_ID, x.orig_cl_ord_id.as_str().as_bytes());
     }
