@@ -846,3 +846,58 @@ fn status_of_an_unknown_order_is_answered() {
         (Some("I"), Some("8"), Some("NEVER"))
     );
 }
+
+#[test]
+fn a_client_that_stops_reading_is_disconnected_with_memory_bounded() {
+    let v = Venue::start_configured(|s| s[0].outbox_max_bytes = 64 << 10);
+    let mut a = v.logged_on("CLIENT1");
+    // A small receive buffer, so that the venue's side fills quickly.
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&a.stream);
+    let size: libc::c_int = 256 << 10;
+    // SAFETY: `fd` is the client's open socket, and the option value is a
+    // c_int that lives across the call, with its size passed alongside.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&raw const size).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0);
+    // Never read: acks pile up in the socket buffers, then in the outbox.
+    let mut closed = false;
+    for i in 0..40_000 {
+        let mut f = a.header(a.next_out);
+        f.extend(new_order(&format!("NR{i}"), b'1', "1", "99.75"));
+        if std::io::Write::write_all(&mut a.stream, build("D", &f).as_bytes()).is_err() {
+            closed = true;
+            break;
+        }
+        a.next_out += 1;
+    }
+    // Give the venue time to answer everything it read; then read (and
+    // discard) what it sent before giving up: the stream must end (EOF or
+    // reset), not merely go quiet.
+    if !closed {
+        std::thread::sleep(Duration::from_secs(5));
+        a.stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut chunk = vec![0u8; 1 << 20];
+        loop {
+            match std::io::Read::read(&mut a.stream, &mut chunk) {
+                Ok(0) => break closed = true,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break closed = true,
+                Err(e) => panic!("the venue kept the connection open: {e}"),
+            }
+        }
+    }
+    assert!(closed);
+    // The venue is fine: another session trades on.
+    let mut b = v.logged_on("CLIENT2");
+    b.send("1", &[(112, s("OK"))]);
+    assert_eq!(b.expect("0", T).get(112), Some("OK"));
+}

@@ -6,8 +6,8 @@
 //! session that is not already connected); drain a bounded batch of the
 //! sequencer's outputs and deliver them; run the sessions' timers; write
 //! outboxes. Memory is bounded everywhere: a read buffer never exceeds
-//! twice the largest message, an outbox past [`OUTBOX_MAX`] bytes (a client
-//! that stops reading) ends the connection.
+//! twice the largest message, an outbox past the session's
+//! `outbox_max_bytes` (a client that stops reading) ends the connection.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -26,8 +26,6 @@ use crate::fix::codec::{FieldBuf, Framing, frame, parse};
 use crate::fix::session::{Flow, Session};
 use crate::fix::tags;
 
-/// Largest outbox before a connection is dropped as not reading.
-pub const OUTBOX_MAX: usize = 16 << 20;
 /// Outputs taken from the sequencer per turn.
 const OUTPUT_BATCH: usize = 4096;
 const LISTENER: Token = Token(usize::MAX);
@@ -531,6 +529,7 @@ impl Acceptor {
                 }
                 continue;
             };
+            let outbox_max = self.sessions[i].config().outbox_max_bytes;
             let outbox = self.sessions[i].outbox();
             let mut failed = None;
             while !outbox.is_empty() {
@@ -555,9 +554,9 @@ impl Acceptor {
             if let Some(reason) = failed {
                 self.close_session(i, &reason);
                 self.drop_conn(token);
-            } else if conn.closing.is_some() && (pending == 0 || pending > OUTBOX_MAX) {
+            } else if conn.closing.is_some() && (pending == 0 || pending > outbox_max) {
                 self.drop_conn(token);
-            } else if pending > OUTBOX_MAX {
+            } else if pending > outbox_max {
                 self.close_session(i, "client is not reading (outbox over the limit)");
                 self.drop_conn(token);
             }

@@ -95,6 +95,9 @@ pub struct SessionConfig {
     pub cancel_on_disconnect: CancelOnDisconnect,
     /// Rate limit for application messages.
     pub rate: RateLimit,
+    /// Bytes waiting for a client that does not read, past which it is
+    /// disconnected (its messages stay stored for a resend).
+    pub outbox_max_bytes: usize,
 }
 
 impl SessionConfig {
@@ -117,6 +120,7 @@ impl SessionConfig {
             logout_timeout_ms: 2_000,
             cancel_on_disconnect: CancelOnDisconnect::None,
             rate: RateLimit::default(),
+            outbox_max_bytes: 16 << 20,
         }
     }
 
