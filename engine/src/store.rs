@@ -27,6 +27,7 @@ use rustc_hash::FxHashMap;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::book::NIL;
+use crate::chunked::Chunked;
 use crate::engine::{Order, Place};
 use crate::event::{OrdStatus, Reason};
 use crate::types::{
@@ -130,7 +131,7 @@ pub(crate) struct OrderStore {
     live: Vec<Order>,
     free: Vec<u32>,
     /// Finished orders in finishing order.
-    done: VecDeque<DoneOrder>,
+    done: Chunked<DoneOrder>,
     /// Finished-queue index of `done[0]` (counts every order ever retired).
     done_base: u64,
     /// `loc_recent[i]` locates OrderId `loc_base + i` (`NIL` once forgotten).
@@ -146,7 +147,6 @@ impl OrderStore {
     pub(crate) fn with_capacity(live: usize, per_day: usize) -> OrderStore {
         OrderStore {
             live: Vec::with_capacity(live),
-            done: VecDeque::with_capacity(per_day),
             loc_recent: VecDeque::with_capacity(per_day),
             loc_base: 1,
             ..OrderStore::default()
@@ -195,7 +195,9 @@ impl OrderStore {
     pub(crate) fn done(&self, loc: Loc) -> &DoneOrder {
         debug_assert!(loc & DONE != 0);
         let pos = (loc & !DONE).wrapping_sub(self.done_base as u32) & !DONE;
-        &self.done[pos as usize]
+        self.done
+            .get(pos as usize)
+            .expect("a finished location is kept")
     }
 
     /// (OrderId, owner, status) of the order at `loc`, live or finished.
@@ -235,7 +237,7 @@ impl OrderStore {
     pub(crate) fn retire(&mut self, slot: u32) -> Loc {
         let order = DoneOrder::from_order(&self.live[slot as usize]);
         let loc = DONE | ((self.done_base + self.done.len() as u64) as u32 & !DONE);
-        self.done.push_back(order);
+        self.done.push(order);
         assert!(self.done.len() < DONE as usize, "finished queue is full");
         self.set_loc(order.id, loc);
         self.live[slot as usize].place = Place::Free;
@@ -249,7 +251,10 @@ impl OrderStore {
             self.live[loc as usize].cl_entry = entry;
         } else {
             let pos = (loc & !DONE).wrapping_sub(self.done_base as u32) & !DONE;
-            self.done[pos as usize].cl_entry = entry;
+            self.done
+                .get_mut(pos as usize)
+                .expect("a finished location is kept")
+                .cl_entry = entry;
         }
     }
 
@@ -310,7 +315,7 @@ impl OrderStore {
             locs.push((o.id, (s.live.len() - 1) as u32));
         }
         for (i, o) in done.into_iter().enumerate() {
-            s.done.push_back(o);
+            s.done.push(o);
             locs.push((o.id, DONE | i as u32));
         }
         s.loc_base = s.done.iter().map(|o| o.id.0).min().unwrap_or(next_order_id);
@@ -357,7 +362,7 @@ fn spread(hash32: u32) -> u64 {
 /// (participant, ClOrdID) → order location.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ClOrdIndex {
-    entries: Vec<ClEntry>,
+    entries: Chunked<ClEntry>,
     free: Vec<u32>,
     table: HashTable<ClSlot>,
 }
@@ -370,7 +375,7 @@ fn cl_hash(participant: ParticipantId, id: &ClOrdId) -> u32 {
 impl ClOrdIndex {
     pub(crate) fn with_capacity(n: usize) -> ClOrdIndex {
         ClOrdIndex {
-            entries: Vec::with_capacity(n),
+            entries: Chunked::default(),
             free: Vec::new(),
             table: HashTable::with_capacity(n),
         }
@@ -428,7 +433,6 @@ impl ClOrdIndex {
 
     /// Makes room for `additional` more ClOrdIDs.
     pub(crate) fn reserve(&mut self, additional: usize) {
-        self.entries.reserve(additional);
         self.table.reserve(additional, |s| spread(s.hash32));
     }
 
