@@ -19,7 +19,7 @@ use crate::event::{
 };
 use crate::input::{Cancel, Input, MassCancel, NewOrder, OrderRef, OrderStatusRequest, Replace};
 use crate::reason::{CancelReason, RejectReason};
-use crate::store::{ClOrdIndex, DONE, Loc, OrderStore};
+use crate::store::{ClOrdIndex, DONE, Loc, OrderStore, Vacant};
 use crate::types::{
     ClOrdId, ExecId, InstrumentId, OrdType, OrderId, ParticipantId, PriceTicks, QtyLots, Side,
     StpMode, TimeInForce, TimeNs, TradeId,
@@ -463,11 +463,14 @@ impl Engine {
         }
     }
 
-    /// The order that already uses (participant, id), if any.
-    fn cl_ord_id_used(&self, participant: ParticipantId, id: &ClOrdId) -> Option<OrderId> {
-        self.cl_index
-            .find(participant, id)
-            .map(|e| self.store.summary(e.loc).0)
+    /// Where (participant, id) goes in the ClOrdID index, or the order that
+    /// already uses it.
+    #[inline]
+    fn cl_ord_id_free(&self, participant: ParticipantId, id: &ClOrdId) -> Result<Vacant, OrderId> {
+        match self.cl_index.lookup(participant, id) {
+            Ok(e) => Err(self.store.summary(e.loc).0),
+            Err(v) => Ok(v),
+        }
     }
 
     // ----- events ----------------------------------------------------------
@@ -581,12 +584,14 @@ impl Engine {
 
     // ----- order lifecycle ---------------------------------------------------
 
-    /// Gives the order in `slot` a new current ClOrdID, keeping the old one in
-    /// its chain; returns the old one.
-    fn change_cl_ord_id(&mut self, slot: u32, new: ClOrdId) -> ClOrdId {
+    /// Gives the order in `slot` a new current ClOrdID (found free at
+    /// `vacant`), keeping the old one in its chain; returns the old one.
+    fn change_cl_ord_id(&mut self, slot: u32, new: ClOrdId, vacant: Vacant) -> ClOrdId {
         let o = self.store.live(slot);
         let (participant, old, head) = (o.participant, o.cl_ord_id, o.cl_entry);
-        let entry = self.cl_index.insert(participant, new, slot, head);
+        let entry = self
+            .cl_index
+            .insert_vacant(vacant, participant, new, slot, head);
         let o = self.store.live_mut(slot);
         o.cl_entry = entry;
         o.cl_ord_id = new;
@@ -691,7 +696,9 @@ impl Engine {
 
     // ----- new orders ----------------------------------------------------------
 
-    fn validate_new(&self, o: &NewOrder) -> Result<usize, (RejectReason, OrderId)> {
+    /// Checks a new order; returns its instrument's index and where its
+    /// ClOrdID goes in the index.
+    fn validate_new(&self, o: &NewOrder) -> Result<(usize, Vacant), (RejectReason, OrderId)> {
         use RejectReason as R;
         let err = |r| Err((r, OrderId::NONE));
         if self.stp_mode(o.participant).is_none() {
@@ -764,21 +771,21 @@ impl Engine {
         if !inst.notional_ok(notional_price, o.qty_lots) {
             return err(R::NotionalAboveMax);
         }
-        if let Some(existing) = self.cl_ord_id_used(o.participant, &o.cl_ord_id) {
-            return Err((R::DuplicateClOrdId, existing));
-        }
+        let vacant = self
+            .cl_ord_id_free(o.participant, &o.cl_ord_id)
+            .map_err(|existing| (R::DuplicateClOrdId, existing))?;
         if o.post_only
             && let Some(p) = o.price_ticks
             && inst.crosses(o.side, p)
         {
             return err(R::PostOnlyWouldTake);
         }
-        Ok(ii)
+        Ok((ii, vacant))
     }
 
     fn new_order(&mut self, o: &NewOrder, sink: &mut impl EventSink) {
-        let ii = match self.validate_new(o) {
-            Ok(ii) => ii,
+        let (ii, vacant) = match self.validate_new(o) {
+            Ok(x) => x,
             Err((reason, existing)) => return self.reject_new(sink, o, reason, existing),
         };
         let id = OrderId(self.next_order_id);
@@ -817,7 +824,9 @@ impl Engine {
             prev: NIL,
             next: NIL,
         });
-        let entry = self.cl_index.insert(o.participant, o.cl_ord_id, slot, NIL);
+        let entry = self
+            .cl_index
+            .insert_vacant(vacant, o.participant, o.cl_ord_id, slot, NIL);
         self.store.live_mut(slot).cl_entry = entry;
         if let Some(e) = expire_time_ns {
             self.expiries.insert((e, id), slot);
@@ -1317,14 +1326,16 @@ impl Engine {
             Ok(s) => s,
             Err((reason, slot)) => return reject(self, sink, reason, slot),
         };
-        if self.cl_ord_id_used(c.participant, &c.cl_ord_id).is_some() {
+        let Ok(vacant) = self.cl_ord_id_free(c.participant, &c.cl_ord_id) else {
             return reject(self, sink, RejectReason::DuplicateClOrdId, Some(slot));
-        }
-        let orig = self.change_cl_ord_id(slot, c.cl_ord_id);
+        };
+        let orig = self.change_cl_ord_id(slot, c.cl_ord_id, vacant);
         self.cancel_live(sink, slot, CancelReason::ClientRequest, orig);
     }
 
-    fn validate_replace(&self, r: &Replace, slot: u32) -> Result<(), RejectReason> {
+    /// Checks a replace of the order in `slot`; returns where the request's
+    /// ClOrdID goes in the index.
+    fn validate_replace(&self, r: &Replace, slot: u32) -> Result<Vacant, RejectReason> {
         use RejectReason as R;
         let o = self.store.live(slot);
         let inst = &self.instruments[o.inst as usize];
@@ -1365,16 +1376,16 @@ impl Engine {
         if !inst.notional_ok(notional_price, r.qty_lots) {
             return Err(R::NotionalAboveMax);
         }
-        if self.cl_ord_id_used(r.participant, &r.cl_ord_id).is_some() {
-            return Err(R::DuplicateClOrdId);
-        }
+        let vacant = self
+            .cl_ord_id_free(r.participant, &r.cl_ord_id)
+            .map_err(|_| R::DuplicateClOrdId)?;
         if o.post_only
             && let Some(p) = price
             && inst.crosses(o.side, p)
         {
             return Err(R::PostOnlyWouldTake);
         }
-        Ok(())
+        Ok(vacant)
     }
 
     fn replace(&mut self, r: &Replace, sink: &mut impl EventSink) {
@@ -1391,10 +1402,11 @@ impl Engine {
             Ok(s) => s,
             Err((reason, slot)) => return reject(self, sink, reason, slot),
         };
-        if let Err(reason) = self.validate_replace(r, slot) {
-            return reject(self, sink, reason, Some(slot));
-        }
-        let orig = self.change_cl_ord_id(slot, r.cl_ord_id);
+        let vacant = match self.validate_replace(r, slot) {
+            Ok(v) => v,
+            Err(reason) => return reject(self, sink, reason, Some(slot)),
+        };
+        let orig = self.change_cl_ord_id(slot, r.cl_ord_id, vacant);
         let o = *self.store.live(slot);
         let ii = o.inst as usize;
         let new_price = r.price_ticks.or(o.price_ticks);

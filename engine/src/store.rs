@@ -13,8 +13,8 @@
 //! `id - base` (no hashing); ids older than the deque's base that are still
 //! live (long-lived GTC orders) move to a small map when the base advances.
 //!
-//! The ClOrdID index is a `hashbrown::HashTable` of 8-byte slots (a 32-bit tag
-//! of the hash and an entry number) over a slab of entries (participant,
+//! The ClOrdID index is an open-addressing table of 8-byte slots (a 32-bit
+//! tag of the hash and an entry number) over a slab of entries (participant,
 //! ClOrdID, `Loc`, link to the order's previous ClOrdID). A lookup that misses
 //! reads only the table; a hit reads one entry, which already holds the
 //! order's location. The hash is xxh3 of the ClOrdID seeded with the
@@ -22,7 +22,6 @@
 
 use std::collections::VecDeque;
 
-use hashbrown::HashTable;
 use rustc_hash::FxHashMap;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
@@ -342,21 +341,175 @@ pub(crate) struct ClEntry {
     pub(crate) prev: u32,
 }
 
-/// A table slot: 32 bits of the key's hash and the entry number. The table
-/// is addressed by a 64-bit spread of those 32 bits, so growing the table
-/// rehashes from the slots alone, without reading entries; a lookup reads an
-/// entry only when the 32 bits match (a true hit, or one in 2^32).
-#[derive(Clone, Copy, Debug)]
-struct ClSlot {
-    hash32: u32,
-    entry: u32,
-}
-
 /// The table address of a 32-bit hash (Fibonacci hashing spreads it over 64
-/// bits, so hashbrown's top-bit tags and low-bit buckets both vary).
+/// bits; the table takes the top bits).
 #[inline]
 fn spread(hash32: u32) -> u64 {
     u64::from(hash32).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// An open-addressing table with linear probing whose slots are `u64`s: the
+/// key's 32-bit hash in the high half, the entry number plus one in the low
+/// half, 0 for an empty slot. A probe reads consecutive slots, eight to a
+/// cache line, so a lookup usually touches one line of the table (hashbrown's
+/// separate control bytes and slots make that two) and, on a hash match,
+/// one entry. Growing rehashes from the slots alone, without reading entries.
+/// Removal shifts the rest of the probe run back (no tombstones).
+#[derive(Clone, Debug, Default)]
+struct ClTable {
+    slots: Vec<u64>,
+    /// `64 - log2(slots.len())`: the home slot of a hash is `spread(h) >> shift`.
+    shift: u32,
+    len: usize,
+    /// Counts changes, so that a [`Vacant`] from before a change is re-probed.
+    generation: u64,
+}
+
+/// Where a probe for an absent key ended: the key can be inserted there as
+/// long as the table has not changed since.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Vacant {
+    hash32: u32,
+    pos: usize,
+    /// The table's generation when probed.
+    generation: u64,
+}
+
+impl ClTable {
+    const MIN_SLOTS: usize = 16;
+
+    fn with_capacity(n: usize) -> ClTable {
+        let mut t = ClTable::default();
+        t.resize(Self::slots_for(n));
+        t
+    }
+
+    /// Slots for `n` keys at a load of at most 3/4.
+    fn slots_for(n: usize) -> usize {
+        (n.saturating_mul(4) / 3 + 1)
+            .next_power_of_two()
+            .max(Self::MIN_SLOTS)
+    }
+
+    #[inline]
+    fn mask(&self) -> usize {
+        self.slots.len() - 1
+    }
+
+    #[inline]
+    fn home(&self, hash32: u32) -> usize {
+        (spread(hash32) >> self.shift) as usize
+    }
+
+    /// The entry whose key hashes to `hash32` and satisfies `eq`, or where
+    /// such a key would go.
+    #[inline]
+    fn probe(&self, hash32: u32, mut eq: impl FnMut(u32) -> bool) -> Result<u32, Vacant> {
+        let mask = self.mask();
+        let mut pos = self.home(hash32);
+        loop {
+            let s = self.slots[pos];
+            if s == 0 {
+                return Err(Vacant {
+                    hash32,
+                    pos,
+                    generation: self.generation,
+                });
+            }
+            if (s >> 32) as u32 == hash32 {
+                let entry = (s as u32).wrapping_sub(1);
+                if eq(entry) {
+                    return Ok(entry);
+                }
+            }
+            pos = (pos + 1) & mask;
+        }
+    }
+
+    /// Fills the vacant slot `v` with `entry`, re-probing if the table changed
+    /// since `v` was found or must grow first.
+    #[inline]
+    fn insert(&mut self, v: Vacant, entry: u32) {
+        assert!(entry < u32::MAX, "ClOrdID entry numbers fit a slot");
+        let pos = if (self.len + 1) * 4 > self.slots.len() * 3 {
+            self.resize(self.slots.len() * 2);
+            self.vacant_pos(v.hash32)
+        } else if v.generation != self.generation {
+            self.vacant_pos(v.hash32)
+        } else {
+            v.pos
+        };
+        debug_assert!(self.slots[pos] == 0);
+        self.slots[pos] = (u64::from(v.hash32) << 32) | u64::from(entry + 1);
+        self.len += 1;
+        self.generation += 1;
+    }
+
+    /// The first empty slot of `hash32`'s probe run.
+    fn vacant_pos(&self, hash32: u32) -> usize {
+        let mask = self.mask();
+        let mut pos = self.home(hash32);
+        while self.slots[pos] != 0 {
+            pos = (pos + 1) & mask;
+        }
+        pos
+    }
+
+    #[cold]
+    fn resize(&mut self, n_slots: usize) {
+        debug_assert!(n_slots.is_power_of_two());
+        debug_assert!(n_slots >= Self::MIN_SLOTS);
+        debug_assert!(self.len * 4 <= n_slots * 3);
+        let old = std::mem::replace(&mut self.slots, vec![0; n_slots]);
+        self.shift = 64 - n_slots.trailing_zeros();
+        for s in old.into_iter().filter(|&s| s != 0) {
+            let pos = self.vacant_pos((s >> 32) as u32);
+            self.slots[pos] = s;
+        }
+    }
+
+    fn reserve(&mut self, additional: usize) {
+        let want = Self::slots_for(self.len + additional);
+        if want > self.slots.len() {
+            self.resize(want);
+        }
+    }
+
+    /// Removes `entry`, whose key hashes to `hash32`; returns whether it was there.
+    fn remove(&mut self, hash32: u32, entry: u32) -> bool {
+        let mask = self.mask();
+        let want = (u64::from(hash32) << 32) | u64::from(entry + 1);
+        let mut hole = self.home(hash32);
+        loop {
+            let s = self.slots[hole];
+            if s == 0 {
+                return false;
+            }
+            if s == want {
+                break;
+            }
+            hole = (hole + 1) & mask;
+        }
+        // Backward shift: each later slot of the run moves into the hole
+        // unless the hole lies before its home (cyclically).
+        let mut pos = hole;
+        loop {
+            pos = (pos + 1) & mask;
+            let s = self.slots[pos];
+            if s == 0 {
+                break;
+            }
+            let home = self.home((s >> 32) as u32);
+            if (pos.wrapping_sub(home) & mask) >= (pos.wrapping_sub(hole) & mask) {
+                self.slots[hole] = s;
+                hole = pos;
+            }
+        }
+        self.slots[hole] = 0;
+        self.len -= 1;
+        self.generation += 1;
+        true
+    }
 }
 
 /// (participant, ClOrdID) → order location.
@@ -364,7 +517,7 @@ fn spread(hash32: u32) -> u64 {
 pub(crate) struct ClOrdIndex {
     entries: Chunked<ClEntry>,
     free: Vec<u32>,
-    table: HashTable<ClSlot>,
+    table: ClTable,
 }
 
 #[inline]
@@ -377,34 +530,45 @@ impl ClOrdIndex {
         ClOrdIndex {
             entries: Chunked::default(),
             free: Vec::new(),
-            table: HashTable::with_capacity(n),
+            table: ClTable::with_capacity(n),
         }
+    }
+
+    /// The entry for (participant, id), or where it would be inserted.
+    #[inline]
+    pub(crate) fn lookup(
+        &self,
+        participant: ParticipantId,
+        id: &ClOrdId,
+    ) -> Result<&ClEntry, Vacant> {
+        let entries = &self.entries;
+        self.table
+            .probe(cl_hash(participant, id), |n| {
+                let e = &entries[n as usize];
+                e.participant == participant && e.cl_ord_id == *id
+            })
+            .map(|n| &entries[n as usize])
     }
 
     /// The entry for (participant, id), if any.
     #[inline]
     pub(crate) fn find(&self, participant: ParticipantId, id: &ClOrdId) -> Option<&ClEntry> {
-        let h = cl_hash(participant, id);
-        let entries = &self.entries;
-        self.table
-            .find(spread(h), |s| {
-                s.hash32 == h && {
-                    let e = &entries[s.entry as usize];
-                    e.participant == participant && e.cl_ord_id == *id
-                }
-            })
-            .map(|s| &entries[s.entry as usize])
+        self.lookup(participant, id).ok()
     }
 
-    /// Adds (participant, id) → loc, chained after `prev`; the pair must be
-    /// absent. Returns the new entry's number.
-    pub(crate) fn insert(
+    /// Adds (participant, id) → loc, chained after `prev`, where a
+    /// [`ClOrdIndex::lookup`] of the same pair found it absent (no second
+    /// hash, and usually no second probe). Returns the new entry's number.
+    #[inline]
+    pub(crate) fn insert_vacant(
         &mut self,
+        v: Vacant,
         participant: ParticipantId,
         id: ClOrdId,
         loc: Loc,
         prev: u32,
     ) -> u32 {
+        debug_assert!(v.hash32 == cl_hash(participant, &id));
         debug_assert!(self.find(participant, &id).is_none());
         let entry = ClEntry {
             participant,
@@ -419,21 +583,29 @@ impl ClOrdIndex {
             self.entries.push(entry);
             (self.entries.len() - 1) as u32
         };
-        let h = cl_hash(participant, &id);
-        self.table.insert_unique(
-            spread(h),
-            ClSlot {
-                hash32: h,
-                entry: n,
-            },
-            |s| spread(s.hash32),
-        );
+        self.table.insert(v, n);
         n
+    }
+
+    /// Adds (participant, id) → loc, chained after `prev`; the pair must be
+    /// absent. Returns the new entry's number.
+    #[cfg(test)]
+    pub(crate) fn insert(
+        &mut self,
+        participant: ParticipantId,
+        id: ClOrdId,
+        loc: Loc,
+        prev: u32,
+    ) -> u32 {
+        match self.lookup(participant, &id) {
+            Err(v) => self.insert_vacant(v, participant, id, loc, prev),
+            Ok(_) => panic!("ClOrdID inserted twice"),
+        }
     }
 
     /// Makes room for `additional` more ClOrdIDs.
     pub(crate) fn reserve(&mut self, additional: usize) {
-        self.table.reserve(additional, |s| spread(s.hash32));
+        self.table.reserve(additional);
     }
 
     /// The entry numbered `n`.
@@ -451,42 +623,9 @@ impl ClOrdIndex {
         loc: Loc,
         prev: u32,
     ) -> Option<u32> {
-        let h = cl_hash(participant, &id);
-        let n = self
-            .free
-            .last()
-            .copied()
-            .unwrap_or(self.entries.len() as u32);
-        let entries = &self.entries;
-        match self.table.entry(
-            spread(h),
-            |s| {
-                s.hash32 == h && {
-                    let e = &entries[s.entry as usize];
-                    e.participant == participant && e.cl_ord_id == id
-                }
-            },
-            |s| spread(s.hash32),
-        ) {
-            hashbrown::hash_table::Entry::Occupied(_) => None,
-            hashbrown::hash_table::Entry::Vacant(v) => {
-                v.insert(ClSlot {
-                    hash32: h,
-                    entry: n,
-                });
-                let entry = ClEntry {
-                    participant,
-                    cl_ord_id: id,
-                    loc,
-                    prev,
-                };
-                if self.free.pop().is_some() {
-                    self.entries[n as usize] = entry;
-                } else {
-                    self.entries.push(entry);
-                }
-                Some(n)
-            }
+        match self.lookup(participant, &id) {
+            Err(v) => Some(self.insert_vacant(v, participant, id, loc, prev)),
+            Ok(_) => None,
         }
     }
 
@@ -503,14 +642,10 @@ impl ClOrdIndex {
     pub(crate) fn remove_chain(&mut self, mut head: u32) {
         while head != NIL {
             let e = self.entries[head as usize];
-            let h = cl_hash(e.participant, &e.cl_ord_id);
-            let found = self.table.find_entry(spread(h), |s| s.entry == head);
-            match found {
-                Ok(slot) => {
-                    slot.remove();
-                }
-                Err(_) => debug_assert!(false, "chained ClOrdID missing from the index"),
-            }
+            let removed = self
+                .table
+                .remove(cl_hash(e.participant, &e.cl_ord_id), head);
+            debug_assert!(removed, "chained ClOrdID missing from the index");
             self.free.push(head);
             head = e.prev;
         }
@@ -647,5 +782,41 @@ mod tests {
         // Freed entries are reused.
         let again = ix.insert(p, id("A"), 4, NIL);
         assert!(again == first || again == second);
+    }
+
+    #[test]
+    fn cl_table_removal_keeps_every_probe_run_whole() {
+        // Random inserts and removals against a model; a removal that broke a
+        // probe run would lose a key that hashed before the hole.
+        let mut t = ClTable::with_capacity(0);
+        let mut model: Vec<(u32, u32)> = Vec::new();
+        let mut x: u64 = 0x1234_5678;
+        let mut next = || {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (x >> 33) as u32
+        };
+        for entry in 0..20_000u32 {
+            // Few distinct hashes, so that runs are long and collide.
+            let h = next() % 512;
+            let v = t.probe(h, |_| false).expect_err("never equal");
+            t.insert(v, entry);
+            model.push((h, entry));
+            if next() % 3 == 0 {
+                let (h, e) = model.swap_remove(next() as usize % model.len());
+                assert!(t.remove(h, e));
+                assert!(!t.remove(h, e));
+            }
+        }
+        assert_eq!(t.len, model.len());
+        for &(h, e) in &model {
+            assert_eq!(t.probe(h, |n| n == e).ok(), Some(e));
+        }
+        // A vacancy found before a change is re-probed, not trusted.
+        let v = t.probe(7, |_| false).expect_err("absent");
+        let (h, e) = model[0];
+        assert!(t.remove(h, e));
+        t.insert(v, 99_999);
+        assert_eq!(t.probe(7, |n| n == 99_999).ok(), Some(99_999));
+        assert!(t.probe(h, |n| n == e).is_err());
     }
 }
