@@ -219,6 +219,47 @@ fn in_band(band: Option<(PriceTicks, PriceTicks)>, price: PriceTicks) -> bool {
     band.is_none_or(|(lo, hi)| lo <= price && price <= hi)
 }
 
+/// The execution report of order `o` after `exec_type` happened to it.
+#[inline]
+fn execution_report(
+    exec_id: ExecId,
+    o: &Order,
+    exec_type: ExecType,
+    orig: ClOrdId,
+    fill: Fill,
+) -> ExecutionReport {
+    ExecutionReport {
+        exec_id,
+        exec_type,
+        ord_status: o.status,
+        participant: o.participant,
+        instrument: o.instrument,
+        order_id: o.id,
+        cl_ord_id: o.cl_ord_id,
+        orig_cl_ord_id: orig,
+        side: o.side,
+        ord_type: o.ord_type,
+        tif: o.tif,
+        price_ticks: o.price_ticks,
+        stop_price_ticks: o.stop_price_ticks,
+        order_qty_lots: o.qty_lots,
+        leaves_qty_lots: o.leaves_qty_lots,
+        cum_qty_lots: o.cum_qty_lots,
+        cum_notional_tick_lots: o.cum_notional_tick_lots,
+        last_qty_lots: fill.qty_lots,
+        last_px_ticks: fill.px_ticks,
+        trade_id: fill.trade_id,
+        aggressor: fill.aggressor,
+        expire_time_ns: o.expire_time_ns,
+        reason: match exec_type {
+            ExecType::Canceled | ExecType::Expired | ExecType::Restated | ExecType::OrderStatus => {
+                o.reason
+            }
+            _ => Reason::None,
+        },
+    }
+}
+
 /// Fill details of an execution report.
 #[derive(Clone, Copy)]
 struct Fill {
@@ -494,46 +535,33 @@ impl Engine {
         fill: Fill,
     ) {
         let exec_id = self.next_exec_id();
-        let finished;
-        let o = if slot & DONE == 0 {
-            self.store.live(slot)
-        } else {
-            // Only status requests report a finished order.
-            let d = self.store.done(slot);
-            finished = d.into_order(self.cl_index.entry(d.cl_entry).cl_ord_id);
-            &finished
-        };
-        let er = ExecutionReport {
-            exec_id,
-            exec_type,
-            ord_status: o.status,
-            participant: o.participant,
-            instrument: o.instrument,
-            order_id: o.id,
-            cl_ord_id: o.cl_ord_id,
-            orig_cl_ord_id: orig,
-            side: o.side,
-            ord_type: o.ord_type,
-            tif: o.tif,
-            price_ticks: o.price_ticks,
-            stop_price_ticks: o.stop_price_ticks,
-            order_qty_lots: o.qty_lots,
-            leaves_qty_lots: o.leaves_qty_lots,
-            cum_qty_lots: o.cum_qty_lots,
-            cum_notional_tick_lots: o.cum_notional_tick_lots,
-            last_qty_lots: fill.qty_lots,
-            last_px_ticks: fill.px_ticks,
-            trade_id: fill.trade_id,
-            aggressor: fill.aggressor,
-            expire_time_ns: o.expire_time_ns,
-            reason: match exec_type {
-                ExecType::Canceled
-                | ExecType::Expired
-                | ExecType::Restated
-                | ExecType::OrderStatus => o.reason,
-                _ => Reason::None,
-            },
-        };
+        if slot & DONE != 0 {
+            return self.report_finished(sink, slot, exec_id, exec_type, orig, fill);
+        }
+        let er = execution_report(exec_id, self.store.live(slot), exec_type, orig, fill);
+        sink.event(&Event::Exec(er));
+    }
+
+    /// Reports a finished order (only status requests do), rebuilt from
+    /// what the finished queue keeps; apart from the common path, so that the
+    /// rebuilt record does not weigh on it.
+    #[cold]
+    #[inline(never)]
+    fn report_finished(
+        &self,
+        sink: &mut impl EventSink,
+        loc: Loc,
+        exec_id: ExecId,
+        exec_type: ExecType,
+        orig: ClOrdId,
+        fill: Fill,
+    ) {
+        let d = self.store.done(loc);
+        let o = d.into_order(
+            self.cl_index.entry(d.cl_entry).cl_ord_id,
+            self.instruments[d.inst as usize].spec.id,
+        );
+        let er = execution_report(exec_id, &o, exec_type, orig, fill);
         sink.event(&Event::Exec(er));
     }
 
