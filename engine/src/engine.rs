@@ -1225,14 +1225,22 @@ impl Engine {
 
     /// Moves every stop of instrument `ii` whose condition holds into the
     /// triggered set (kept sorted so that `pop` gives the lowest OrderId).
+    /// Runs after every order; the test for no stops at all is inlined.
+    #[inline]
     fn scan_triggers(&mut self, ii: usize) {
+        let inst = &self.instruments[ii];
+        if inst.buy_stops.is_empty() && inst.sell_stops.is_empty() {
+            return;
+        }
+        self.scan_stop_books(ii);
+    }
+
+    #[inline(never)]
+    fn scan_stop_books(&mut self, ii: usize) {
         let inst = &mut self.instruments[ii];
         let Some(last) = inst.last_trade_ticks else {
             return;
         };
-        if inst.buy_stops.is_empty() && inst.sell_stops.is_empty() {
-            return;
-        }
         let before = self.triggered.len();
         self.scratch.clear();
         for (&(_, id), &slot) in inst.buy_stops.range(..=(last, OrderId(u64::MAX))) {
@@ -1262,7 +1270,15 @@ impl Engine {
     }
 
     /// Runs triggered stops, lowest OrderId first, until none is left.
+    #[inline]
     fn run_triggers(&mut self, sink: &mut impl EventSink, ii: usize) {
+        if !self.triggered.is_empty() {
+            self.run_triggered_stops(sink, ii);
+        }
+    }
+
+    #[inline(never)]
+    fn run_triggered_stops(&mut self, sink: &mut impl EventSink, ii: usize) {
         while let Some((_, slot)) = self.triggered.pop() {
             let o = *self.store.live(slot);
             debug_assert!(o.place == Place::Incoming);

@@ -172,6 +172,9 @@ impl OrderStore {
     }
 
     /// Adds a new live order; its id must be the next one in sequence.
+    /// Inlined, so that the order is built in its slot rather than on the
+    /// stack and copied.
+    #[inline(always)]
     pub(crate) fn insert(&mut self, order: Order) -> u32 {
         assert_eq!(
             order.id.0,
