@@ -592,7 +592,7 @@ impl ClOrdIndex {
     }
 
     /// The entry for (participant, id), or where it would be inserted.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn lookup(
         &self,
         participant: ParticipantId,
