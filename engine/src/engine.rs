@@ -823,7 +823,7 @@ impl Engine {
             TimeInForce::Gtd => o.expire_time_ns,
             _ => None,
         };
-        let slot = self.store.insert(Order {
+        let slot = self.store.insert_with(id, || Order {
             id,
             participant: o.participant,
             instrument: o.instrument,
