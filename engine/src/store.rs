@@ -435,7 +435,7 @@ impl ClTable {
 
     /// The entry whose key hashes to `hash32` and satisfies `eq`, or where
     /// such a key would go.
-    #[inline]
+    #[inline(always)]
     fn probe(&self, hash32: u32, mut eq: impl FnMut(u32) -> bool) -> Result<u32, Vacant> {
         let mask = self.mask();
         let mut pos = self.home(hash32);
