@@ -118,7 +118,7 @@ impl BookSide {
     /// Near the top a book usually has a level at every tick, so the level
     /// `d` ticks from the best is tried first at index `len - 1 - d` (one
     /// comparison); a binary search answers when that guess misses.
-    #[inline]
+    #[inline(always)]
     fn search(&self, price: PriceTicks) -> Result<usize, usize> {
         if let Some(best) = self.levels.last() {
             let ticks_from_best = match self.side {

@@ -186,11 +186,13 @@ impl Instrument {
         }
     }
 
+    #[inline]
     fn reference_ticks(&self) -> Option<PriceTicks> {
         self.last_trade_ticks.or(self.spec.reference_price_ticks)
     }
 
     /// The collar band around the current reference, if there is one.
+    #[inline]
     fn band(&self) -> Option<(PriceTicks, PriceTicks)> {
         let collar: Collar = self.spec.collar?;
         Some(collar.band(self.reference_ticks()?))
@@ -207,6 +209,7 @@ impl Instrument {
         }
     }
 
+    #[inline]
     fn notional_ok(&self, price: Option<PriceTicks>, qty: QtyLots) -> bool {
         match (self.spec.notional_max_tick_lots, price) {
             (Some(max), Some(p)) => u128::from(p.unsigned_abs()) * u128::from(qty) <= max,
@@ -627,6 +630,7 @@ impl Engine {
     }
 
     /// Marks the order finished. The caller has taken it off the book.
+    #[inline]
     fn finish(&mut self, slot: u32, status: OrdStatus, reason: Reason) {
         debug_assert!(!status.is_live());
         let now = self.now;

@@ -253,6 +253,7 @@ impl OrderStore {
         (loc != NIL).then_some(loc)
     }
 
+    #[inline]
     fn set_loc(&mut self, id: OrderId, loc: Loc) {
         if id.0 >= self.loc_base {
             self.loc_recent[(id.0 - self.loc_base) as usize] = loc;
@@ -564,7 +565,7 @@ fn folded_mul(x: u64, y: u64) -> u64 {
 /// five words, with no branch on its length (xxh3 over the bytes cost a few
 /// more instructions and a branch per length class). Deterministic; only table positions depend on it, and the table is never
 /// iterated.
-#[inline]
+#[inline(always)]
 fn cl_hash(participant: ParticipantId, id: &ClOrdId) -> u32 {
     const K: [u64; 8] = [
         0x243f_6a88_85a3_08d3,
