@@ -10,6 +10,12 @@
 //! more chunk and never moves an element; an index is a shift, a mask and two
 //! loads.
 //!
+//! A new chunk is written in full when it is opened, so that its pages are
+//! faulted in one pause (~0.3 ms for a chunk of finished orders on the
+//! project's VM) rather than one fault of ~2.5 µs every few dozen inputs:
+//! with pages faulted as they were first written, one input in thirty paid a
+//! fault, which set the engine's p99 latency.
+//!
 //! Popping from the front (forgetting a finished trading day) frees whole
 //! chunks; the last chunk freed is kept as a spare, so that a steady state
 //! (a day's orders forgotten, the next day's appended) allocates nothing.
@@ -60,11 +66,18 @@ impl<T: Copy> Chunked<T> {
         debug_assert!(self.head + self.len <= self.chunks.len() * CHUNK_LEN);
     }
 
+    /// Opens a chunk: the spare one, or a new one whose every page is
+    /// written at once (see the module docs).
     #[cold]
     fn push_in_new_chunk(&mut self, value: T) {
         let mut chunk = std::mem::take(&mut self.spare);
         debug_assert!(chunk.is_empty());
-        chunk.reserve_exact(CHUNK_LEN);
+        if chunk.capacity() < CHUNK_LEN {
+            chunk.reserve_exact(CHUNK_LEN);
+            chunk.resize(CHUNK_LEN, value);
+            chunk.clear();
+        }
+        debug_assert!(chunk.capacity() >= CHUNK_LEN);
         chunk.push(value);
         self.chunks.push(chunk);
     }
