@@ -112,10 +112,34 @@ impl BookSide {
         }
     }
 
-    /// Binary search for `price`: `Ok(index)` of its level, or `Err(index)`
+    /// Where `price`'s level is: `Ok(index)` of its level, or `Err(index)`
     /// where a level for it would be inserted.
-    #[inline]
+    ///
+    /// Near the top a book usually has a level at every tick, so the level
+    /// `d` ticks from the best is tried first at index `len - 1 - d` (one
+    /// comparison); a binary search answers when that guess misses.
+    #[inline(always)]
     fn search(&self, price: PriceTicks) -> Result<usize, usize> {
+        if let Some(best) = self.levels.last() {
+            let ticks_from_best = match self.side {
+                Side::Buy => best.price_ticks.checked_sub(price),
+                Side::Sell => price.checked_sub(best.price_ticks),
+            };
+            if let Some(d) = ticks_from_best
+                && let Ok(d) = usize::try_from(d)
+                && d < self.levels.len()
+            {
+                let i = self.levels.len() - 1 - d;
+                if self.levels[i].price_ticks == price {
+                    return Ok(i);
+                }
+            }
+        }
+        self.binary_search(price)
+    }
+
+    #[inline]
+    fn binary_search(&self, price: PriceTicks) -> Result<usize, usize> {
         match self.side {
             Side::Buy => self.levels.binary_search_by(|l| l.price_ticks.cmp(&price)),
             Side::Sell => self.levels.binary_search_by(|l| price.cmp(&l.price_ticks)),
@@ -255,6 +279,20 @@ mod tests {
         l.unlink(&mut nodes, 1, 10);
         assert!(l.is_empty());
         assert_eq!((l.head, l.tail, l.qty_lots), (NIL, NIL, 0));
+    }
+
+    #[test]
+    fn the_tick_guess_agrees_with_the_binary_search() {
+        for side in [Side::Buy, Side::Sell] {
+            let mut book = BookSide::new(side);
+            // Dense near the top, gaps further down, extremes at both ends.
+            for p in (90..=110).chain([50, 60, 61, 200, i64::MIN, i64::MAX - 1]) {
+                book.level_or_insert(p);
+            }
+            for p in (40..=220).chain([i64::MIN, i64::MIN + 1, i64::MAX - 1, i64::MAX]) {
+                assert_eq!(book.search(p), book.binary_search(p), "{side:?} {p}");
+            }
+        }
     }
 
     #[test]

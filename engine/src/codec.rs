@@ -592,7 +592,10 @@ pub(crate) fn encode_state(e: &Engine, out: &mut Vec<u8>) {
     }
     w.u32(e.store.done_orders().count() as u32);
     for d in e.store.done_orders() {
-        let o = d.into_order(e.cl_index.entry(d.cl_entry).cl_ord_id);
+        let o = d.into_order(
+            e.cl_index.entry(d.cl_entry).cl_ord_id,
+            e.instruments[d.inst as usize].spec.id,
+        );
         write_order(&mut w, e, &o, &mut older);
     }
 }

@@ -21,7 +21,7 @@ use crate::input::{
     Cancel, Input, MassCancel, MassStatusRequest, NewOrder, OrderRef, OrderStatusRequest, Replace,
 };
 use crate::reason::{CancelReason, RejectReason};
-use crate::store::{ClOrdIndex, DONE, Loc, OrderStore};
+use crate::store::{ClOrdIndex, DONE, Loc, OrderStore, Vacant};
 use crate::types::{
     ClOrdId, ExecId, InstrumentId, OrdType, OrderId, ParticipantId, PriceTicks, QtyLots, Side,
     StpMode, TimeInForce, TimeNs, TradeId,
@@ -188,11 +188,13 @@ impl Instrument {
         }
     }
 
+    #[inline]
     fn reference_ticks(&self) -> Option<PriceTicks> {
         self.last_trade_ticks.or(self.spec.reference_price_ticks)
     }
 
     /// The collar band around the current reference, if there is one.
+    #[inline]
     fn band(&self) -> Option<(PriceTicks, PriceTicks)> {
         let collar: Collar = self.spec.collar?;
         Some(collar.band(self.reference_ticks()?))
@@ -209,6 +211,7 @@ impl Instrument {
         }
     }
 
+    #[inline]
     fn notional_ok(&self, price: Option<PriceTicks>, qty: QtyLots) -> bool {
         match (self.spec.notional_max_tick_lots, price) {
             (Some(max), Some(p)) => u128::from(p.unsigned_abs()) * u128::from(qty) <= max,
@@ -219,6 +222,47 @@ impl Instrument {
 
 fn in_band(band: Option<(PriceTicks, PriceTicks)>, price: PriceTicks) -> bool {
     band.is_none_or(|(lo, hi)| lo <= price && price <= hi)
+}
+
+/// The execution report of order `o` after `exec_type` happened to it.
+#[inline]
+fn execution_report(
+    exec_id: ExecId,
+    o: &Order,
+    exec_type: ExecType,
+    orig: ClOrdId,
+    fill: Fill,
+) -> ExecutionReport {
+    ExecutionReport {
+        exec_id,
+        exec_type,
+        ord_status: o.status,
+        participant: o.participant,
+        instrument: o.instrument,
+        order_id: o.id,
+        cl_ord_id: o.cl_ord_id,
+        orig_cl_ord_id: orig,
+        side: o.side,
+        ord_type: o.ord_type,
+        tif: o.tif,
+        price_ticks: o.price_ticks,
+        stop_price_ticks: o.stop_price_ticks,
+        order_qty_lots: o.qty_lots,
+        leaves_qty_lots: o.leaves_qty_lots,
+        cum_qty_lots: o.cum_qty_lots,
+        cum_notional_tick_lots: o.cum_notional_tick_lots,
+        last_qty_lots: fill.qty_lots,
+        last_px_ticks: fill.px_ticks,
+        trade_id: fill.trade_id,
+        aggressor: fill.aggressor,
+        expire_time_ns: o.expire_time_ns,
+        reason: match exec_type {
+            ExecType::Canceled | ExecType::Expired | ExecType::Restated | ExecType::OrderStatus => {
+                o.reason
+            }
+            _ => Reason::None,
+        },
+    }
 }
 
 /// Fill details of an execution report.
@@ -466,11 +510,14 @@ impl Engine {
         }
     }
 
-    /// The order that already uses (participant, id), if any.
-    fn cl_ord_id_used(&self, participant: ParticipantId, id: &ClOrdId) -> Option<OrderId> {
-        self.cl_index
-            .find(participant, id)
-            .map(|e| self.store.summary(e.loc).0)
+    /// Where (participant, id) goes in the ClOrdID index, or the order that
+    /// already uses it.
+    #[inline]
+    fn cl_ord_id_free(&self, participant: ParticipantId, id: &ClOrdId) -> Result<Vacant, OrderId> {
+        match self.cl_index.lookup(participant, id) {
+            Ok(e) => Err(self.store.summary(e.loc).0),
+            Err(v) => Ok(v),
+        }
     }
 
     // ----- events ----------------------------------------------------------
@@ -494,46 +541,33 @@ impl Engine {
         fill: Fill,
     ) {
         let exec_id = self.next_exec_id();
-        let finished;
-        let o = if slot & DONE == 0 {
-            self.store.live(slot)
-        } else {
-            // Only status requests report a finished order.
-            let d = self.store.done(slot);
-            finished = d.into_order(self.cl_index.entry(d.cl_entry).cl_ord_id);
-            &finished
-        };
-        let er = ExecutionReport {
-            exec_id,
-            exec_type,
-            ord_status: o.status,
-            participant: o.participant,
-            instrument: o.instrument,
-            order_id: o.id,
-            cl_ord_id: o.cl_ord_id,
-            orig_cl_ord_id: orig,
-            side: o.side,
-            ord_type: o.ord_type,
-            tif: o.tif,
-            price_ticks: o.price_ticks,
-            stop_price_ticks: o.stop_price_ticks,
-            order_qty_lots: o.qty_lots,
-            leaves_qty_lots: o.leaves_qty_lots,
-            cum_qty_lots: o.cum_qty_lots,
-            cum_notional_tick_lots: o.cum_notional_tick_lots,
-            last_qty_lots: fill.qty_lots,
-            last_px_ticks: fill.px_ticks,
-            trade_id: fill.trade_id,
-            aggressor: fill.aggressor,
-            expire_time_ns: o.expire_time_ns,
-            reason: match exec_type {
-                ExecType::Canceled
-                | ExecType::Expired
-                | ExecType::Restated
-                | ExecType::OrderStatus => o.reason,
-                _ => Reason::None,
-            },
-        };
+        if slot & DONE != 0 {
+            return self.report_finished(sink, slot, exec_id, exec_type, orig, fill);
+        }
+        let er = execution_report(exec_id, self.store.live(slot), exec_type, orig, fill);
+        sink.event(&Event::Exec(er));
+    }
+
+    /// Reports a finished order (only status requests do), rebuilt from
+    /// what the finished queue keeps; apart from the common path, so that the
+    /// rebuilt record does not weigh on it.
+    #[cold]
+    #[inline(never)]
+    fn report_finished(
+        &self,
+        sink: &mut impl EventSink,
+        loc: Loc,
+        exec_id: ExecId,
+        exec_type: ExecType,
+        orig: ClOrdId,
+        fill: Fill,
+    ) {
+        let d = self.store.done(loc);
+        let o = d.into_order(
+            self.cl_index.entry(d.cl_entry).cl_ord_id,
+            self.instruments[d.inst as usize].spec.id,
+        );
+        let er = execution_report(exec_id, &o, exec_type, orig, fill);
         sink.event(&Event::Exec(er));
     }
 
@@ -584,12 +618,14 @@ impl Engine {
 
     // ----- order lifecycle ---------------------------------------------------
 
-    /// Gives the order in `slot` a new current ClOrdID, keeping the old one in
-    /// its chain; returns the old one.
-    fn change_cl_ord_id(&mut self, slot: u32, new: ClOrdId) -> ClOrdId {
+    /// Gives the order in `slot` a new current ClOrdID (found free at
+    /// `vacant`), keeping the old one in its chain; returns the old one.
+    fn change_cl_ord_id(&mut self, slot: u32, new: ClOrdId, vacant: Vacant) -> ClOrdId {
         let o = self.store.live(slot);
         let (participant, old, head) = (o.participant, o.cl_ord_id, o.cl_entry);
-        let entry = self.cl_index.insert(participant, new, slot, head);
+        let entry = self
+            .cl_index
+            .insert_vacant(vacant, participant, new, slot, head);
         let o = self.store.live_mut(slot);
         o.cl_entry = entry;
         o.cl_ord_id = new;
@@ -597,6 +633,7 @@ impl Engine {
     }
 
     /// Marks the order finished. The caller has taken it off the book.
+    #[inline]
     fn finish(&mut self, slot: u32, status: OrdStatus, reason: Reason) {
         debug_assert!(!status.is_live());
         let now = self.now;
@@ -694,7 +731,9 @@ impl Engine {
 
     // ----- new orders ----------------------------------------------------------
 
-    fn validate_new(&self, o: &NewOrder) -> Result<usize, (RejectReason, OrderId)> {
+    /// Checks a new order; returns its instrument's index and where its
+    /// ClOrdID goes in the index.
+    fn validate_new(&self, o: &NewOrder) -> Result<(usize, Vacant), (RejectReason, OrderId)> {
         use RejectReason as R;
         let err = |r| Err((r, OrderId::NONE));
         if self.stp_mode(o.participant).is_none() {
@@ -767,21 +806,21 @@ impl Engine {
         if !inst.notional_ok(notional_price, o.qty_lots) {
             return err(R::NotionalAboveMax);
         }
-        if let Some(existing) = self.cl_ord_id_used(o.participant, &o.cl_ord_id) {
-            return Err((R::DuplicateClOrdId, existing));
-        }
+        let vacant = self
+            .cl_ord_id_free(o.participant, &o.cl_ord_id)
+            .map_err(|existing| (R::DuplicateClOrdId, existing))?;
         if o.post_only
             && let Some(p) = o.price_ticks
             && inst.crosses(o.side, p)
         {
             return err(R::PostOnlyWouldTake);
         }
-        Ok(ii)
+        Ok((ii, vacant))
     }
 
     fn new_order(&mut self, o: &NewOrder, sink: &mut impl EventSink) {
-        let ii = match self.validate_new(o) {
-            Ok(ii) => ii,
+        let (ii, vacant) = match self.validate_new(o) {
+            Ok(x) => x,
             Err((reason, existing)) => return self.reject_new(sink, o, reason, existing),
         };
         let id = OrderId(self.next_order_id);
@@ -791,7 +830,7 @@ impl Engine {
             TimeInForce::Gtd => o.expire_time_ns,
             _ => None,
         };
-        let slot = self.store.insert(Order {
+        let slot = self.store.insert_with(id, || Order {
             id,
             participant: o.participant,
             instrument: o.instrument,
@@ -820,7 +859,9 @@ impl Engine {
             prev: NIL,
             next: NIL,
         });
-        let entry = self.cl_index.insert(o.participant, o.cl_ord_id, slot, NIL);
+        let entry = self
+            .cl_index
+            .insert_vacant(vacant, o.participant, o.cl_ord_id, slot, NIL);
         self.store.live_mut(slot).cl_entry = entry;
         if let Some(e) = expire_time_ns {
             self.expiries.insert((e, id), slot);
@@ -1191,14 +1232,22 @@ impl Engine {
 
     /// Moves every stop of instrument `ii` whose condition holds into the
     /// triggered set (kept sorted so that `pop` gives the lowest OrderId).
+    /// Runs after every order; the test for no stops at all is inlined.
+    #[inline]
     fn scan_triggers(&mut self, ii: usize) {
+        let inst = &self.instruments[ii];
+        if inst.buy_stops.is_empty() && inst.sell_stops.is_empty() {
+            return;
+        }
+        self.scan_stop_books(ii);
+    }
+
+    #[inline(never)]
+    fn scan_stop_books(&mut self, ii: usize) {
         let inst = &mut self.instruments[ii];
         let Some(last) = inst.last_trade_ticks else {
             return;
         };
-        if inst.buy_stops.is_empty() && inst.sell_stops.is_empty() {
-            return;
-        }
         let before = self.triggered.len();
         self.scratch.clear();
         for (&(_, id), &slot) in inst.buy_stops.range(..=(last, OrderId(u64::MAX))) {
@@ -1228,7 +1277,15 @@ impl Engine {
     }
 
     /// Runs triggered stops, lowest OrderId first, until none is left.
+    #[inline]
     fn run_triggers(&mut self, sink: &mut impl EventSink, ii: usize) {
+        if !self.triggered.is_empty() {
+            self.run_triggered_stops(sink, ii);
+        }
+    }
+
+    #[inline(never)]
+    fn run_triggered_stops(&mut self, sink: &mut impl EventSink, ii: usize) {
         while let Some((_, slot)) = self.triggered.pop() {
             let o = *self.store.live(slot);
             debug_assert!(o.place == Place::Incoming);
@@ -1320,14 +1377,16 @@ impl Engine {
             Ok(s) => s,
             Err((reason, slot)) => return reject(self, sink, reason, slot),
         };
-        if self.cl_ord_id_used(c.participant, &c.cl_ord_id).is_some() {
+        let Ok(vacant) = self.cl_ord_id_free(c.participant, &c.cl_ord_id) else {
             return reject(self, sink, RejectReason::DuplicateClOrdId, Some(slot));
-        }
-        let orig = self.change_cl_ord_id(slot, c.cl_ord_id);
+        };
+        let orig = self.change_cl_ord_id(slot, c.cl_ord_id, vacant);
         self.cancel_live(sink, slot, CancelReason::ClientRequest, orig);
     }
 
-    fn validate_replace(&self, r: &Replace, slot: u32) -> Result<(), RejectReason> {
+    /// Checks a replace of the order in `slot`; returns where the request's
+    /// ClOrdID goes in the index.
+    fn validate_replace(&self, r: &Replace, slot: u32) -> Result<Vacant, RejectReason> {
         use RejectReason as R;
         let o = self.store.live(slot);
         let inst = &self.instruments[o.inst as usize];
@@ -1368,16 +1427,16 @@ impl Engine {
         if !inst.notional_ok(notional_price, r.qty_lots) {
             return Err(R::NotionalAboveMax);
         }
-        if self.cl_ord_id_used(r.participant, &r.cl_ord_id).is_some() {
-            return Err(R::DuplicateClOrdId);
-        }
+        let vacant = self
+            .cl_ord_id_free(r.participant, &r.cl_ord_id)
+            .map_err(|_| R::DuplicateClOrdId)?;
         if o.post_only
             && let Some(p) = price
             && inst.crosses(o.side, p)
         {
             return Err(R::PostOnlyWouldTake);
         }
-        Ok(())
+        Ok(vacant)
     }
 
     fn replace(&mut self, r: &Replace, sink: &mut impl EventSink) {
@@ -1394,10 +1453,11 @@ impl Engine {
             Ok(s) => s,
             Err((reason, slot)) => return reject(self, sink, reason, slot),
         };
-        if let Err(reason) = self.validate_replace(r, slot) {
-            return reject(self, sink, reason, Some(slot));
-        }
-        let orig = self.change_cl_ord_id(slot, r.cl_ord_id);
+        let vacant = match self.validate_replace(r, slot) {
+            Ok(v) => v,
+            Err(reason) => return reject(self, sink, reason, Some(slot)),
+        };
+        let orig = self.change_cl_ord_id(slot, r.cl_ord_id, vacant);
         let o = *self.store.live(slot);
         let ii = o.inst as usize;
         let new_price = r.price_ticks.or(o.price_ticks);

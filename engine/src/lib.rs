@@ -174,6 +174,7 @@
 #![forbid(unsafe_code)]
 
 mod book;
+mod chunked;
 pub mod codec;
 pub mod config;
 mod engine;

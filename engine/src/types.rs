@@ -226,6 +226,19 @@ impl ClOrdId {
         std::str::from_utf8(self.as_bytes()).unwrap_or("")
     }
 
+    /// The id as five little-endian words. Every constructor zero-fills the
+    /// bytes beyond the length, and an id holds no zero byte, so two ids are
+    /// equal exactly when their words are: the ClOrdID index hashes and
+    /// compares these, without a loop over the length.
+    #[inline]
+    pub(crate) fn words(&self) -> [u64; 5] {
+        let mut w = [0u64; 5];
+        for (w, c) in w.iter_mut().zip(self.bytes.chunks_exact(8)) {
+            *w = u64::from_le_bytes(c.try_into().expect("chunks of 8 bytes"));
+        }
+        w
+    }
+
     /// Whether this is [`ClOrdId::EMPTY`].
     #[must_use]
     pub fn is_empty(&self) -> bool {
