@@ -901,3 +901,150 @@ fn a_client_that_stops_reading_is_disconnected_with_memory_bounded() {
     b.send("1", &[(112, s("OK"))]);
     assert_eq!(b.expect("0", T).get(112), Some("OK"));
 }
+
+#[test]
+fn an_inbound_reject_advances_the_sequence_7() {
+    let v = Venue::start();
+    let mut c = v.logged_on("CLIENT1");
+    c.send("3", &[(45, s("1")), (58, s("we did not like your logon"))]);
+    c.send("1", &[(112, s("AFTER-REJECT"))]);
+    assert_eq!(c.expect("0", T).get(112), Some("AFTER-REJECT"));
+}
+
+#[test]
+fn a_resend_request_while_ours_is_pending_is_served_20() {
+    let v = Venue::start();
+    let mut c = v.logged_on("CLIENT1");
+    c.send("D", &new_order("P20", b'1', "1", "99.75"));
+    let ack = c.expect("8", T);
+    // Skip 3: the venue asks for it (its ResendRequest is now pending)...
+    c.send_with_seq("0", 4, &[]);
+    let rr = c.expect("2", T);
+    assert_eq!(rr.get(7), Some("3"));
+    // ...and while it waits, we ask for its messages from 2: it serves them.
+    c.send_with_seq("2", 5, &[(7, s("2")), (16, s("0"))]);
+    let again = c.expect("8", T);
+    assert_eq!(again.get(43), Some("Y"));
+    assert_eq!(again.get(17), ack.get(17));
+    // Now fill our gap; everything after it is processed in order.
+    let mut f = c.header(3);
+    f.extend([(43, s("Y")), (122, utc_now()), (123, s("Y")), (36, s("4"))]);
+    c.send_raw(build("4", &f).as_bytes());
+    c.next_out = 6;
+    c.send("1", &[(112, s("SYNCED"))]);
+    assert_eq!(c.expect("0", T).get(112), Some("SYNCED"));
+    // The ResendRequest that waited behind the gap was not served twice.
+    let resent = c
+        .received
+        .iter()
+        .filter(|m| m.get(43) == Some("Y") && m.msg_type() == "8")
+        .count();
+    assert_eq!(resent, 1);
+}
+
+#[test]
+fn a_large_resend_is_served_in_chunks_to_the_end_8() {
+    let v = Venue::start();
+    let mut c = v.logged_on("CLIENT1");
+    let n = 700;
+    for i in 0..n {
+        c.send("D", &new_order(&format!("BIG{i}"), b'1', "1", "99.75"));
+    }
+    for _ in 0..n {
+        c.expect("8", T);
+    }
+    c.send("2", &[(7, s("1")), (16, s("0"))]);
+    let mut resent = 0;
+    while let Some(m) = c.recv(Duration::from_secs(2)) {
+        if m.msg_type() == "8" {
+            assert_eq!(m.get(43), Some("Y"));
+            resent += 1;
+        }
+    }
+    assert_eq!(resent, n, "every report resent, across several chunks");
+}
+
+#[test]
+fn cancel_replace_changes_quantity_and_price() {
+    let v = Venue::start();
+    let mut a = v.logged_on("CLIENT1");
+    a.send("D", &new_order("R0", b'1', "5", "99.75"));
+    let ack = a.expect("8", T);
+    a.send(
+        "G",
+        &[
+            (37, ack.get(37).unwrap().to_owned()),
+            (41, s("R0")),
+            (11, s("R1")),
+            (55, s("UST-10Y")),
+            (54, s("1")),
+            (60, utc_now()),
+            (38, s("3")),
+            (40, s("2")),
+            (44, s("99.8125")),
+        ],
+    );
+    let r = a.expect("8", T);
+    assert_eq!((r.get(150), r.get(39)), (Some("5"), Some("0")), "{}", r.raw);
+    assert_eq!((r.get(11), r.get(41)), (Some("R1"), Some("R0")));
+    assert_eq!(
+        (r.get(38), r.get(44), r.get(151)),
+        (Some("3"), Some("99.8125"), Some("3"))
+    );
+    // A replace of an order that is gone: OrderCancelReject 434=2.
+    a.send(
+        "F",
+        &[
+            (41, s("R1")),
+            (11, s("R2")),
+            (55, s("UST-10Y")),
+            (54, s("1")),
+            (60, utc_now()),
+        ],
+    );
+    assert_eq!(a.expect("8", T).get(150), Some("4"));
+    a.send(
+        "G",
+        &[
+            (41, s("R2")),
+            (11, s("R3")),
+            (55, s("UST-10Y")),
+            (54, s("1")),
+            (60, utc_now()),
+            (38, s("1")),
+            (40, s("2")),
+            (44, s("99.75")),
+        ],
+    );
+    let rj = a.expect("9", T);
+    assert_eq!(rj.get(434), Some("2"));
+}
+
+#[test]
+fn cancel_on_disconnect_of_day_orders_keeps_gtc_orders() {
+    let v = Venue::start_configured(|s| s[0].cancel_on_disconnect = CancelOnDisconnect::Day);
+    let mut a = v.logged_on("CLIENT1");
+    a.send("D", &new_order("DAY1", b'1', "1", "99.75"));
+    a.expect("8", T);
+    let mut gtc = new_order("GTC1", b'1', "1", "99.75");
+    gtc.retain(|(t, _)| *t != 59);
+    gtc.push((59, s("1")));
+    a.send("D", &gtc);
+    a.expect("8", T);
+    let next = a.next_out;
+    drop(a);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut a = v.client("CLIENT1");
+    a.next_out = next;
+    a.logon(30, &[]);
+    for (id, status) in [("DAY1", "4"), ("GTC1", "0")] {
+        a.send("H", &[(11, s(id)), (55, s("UST-10Y")), (54, s("1"))]);
+        let st = a.expect("8", T);
+        assert_eq!(
+            (st.get(11), st.get(39)),
+            (Some(id), Some(status)),
+            "{}",
+            st.raw
+        );
+    }
+}

@@ -16,8 +16,8 @@
 //! Cancel:      u32 participant, ClOrdId, OrderRef
 //! Replace:     u32 participant, ClOrdId, OrderRef, u64 qty,
 //!              u8 flags (1 price, 2 stop price), [i64 price], [i64 stop price]
-//! MassCancel:  u32 participant, ClOrdId, u8 flags (1 instrument, 2 side),
-//!              [u32 instrument], [u8 side]
+//! MassCancel:  u32 participant, ClOrdId, u8 flags (1 instrument, 2 side,
+//!              4 time in force), [u32 instrument], [u8 side], [u8 tif]
 //! OrderStatus: u32 participant, OrderRef
 //! ClockTick:   nothing
 //! Checkpoint:  u64 state hash (tag 7)
@@ -302,12 +302,17 @@ pub fn encode_input(input: &Input, out: &mut Vec<u8>) {
             w.u8(IN_MASS_CANCEL);
             w.u32(m.participant.0);
             w.cl_ord_id(&m.cl_ord_id);
-            w.u8(u8::from(m.instrument.is_some()) | u8::from(m.side.is_some()) << 1);
+            w.u8(u8::from(m.instrument.is_some())
+                | u8::from(m.side.is_some()) << 1
+                | u8::from(m.tif.is_some()) << 2);
             if let Some(i) = m.instrument {
                 w.u32(i.0);
             }
             if let Some(s) = m.side {
                 w.u8(s as u8);
+            }
+            if let Some(t) = m.tif {
+                w.u8(t as u8);
             }
         }
         Input::OrderStatus(s) => {
@@ -406,7 +411,7 @@ pub fn decode_input(bytes: &[u8]) -> Result<Input, DecodeError> {
             let participant = ParticipantId(r.u32()?);
             let cl_ord_id = r.cl_ord_id_or_empty()?;
             let flags = r.u8()?;
-            if flags & !0b11 != 0 {
+            if flags & !0b111 != 0 {
                 return r.err("unknown flag bits");
             }
             let instrument = if flags & 1 != 0 {
@@ -419,11 +424,20 @@ pub fn decode_input(bytes: &[u8]) -> Result<Input, DecodeError> {
             } else {
                 None
             };
+            let tif = if flags & 4 != 0 {
+                match TimeInForce::from_u8(r.u8()?) {
+                    Some(t) => Some(t),
+                    None => return r.err("unknown time in force"),
+                }
+            } else {
+                None
+            };
             Input::MassCancel(MassCancel {
                 participant,
                 cl_ord_id,
                 instrument,
                 side,
+                tif,
             })
         }
         IN_STATUS => Input::OrderStatus(OrderStatusRequest {

@@ -1546,6 +1546,7 @@ impl Engine {
                         o.participant == m.participant
                             && inst_filter.is_none_or(|i| o.inst == i)
                             && m.side.is_none_or(|s| o.side == s)
+                            && m.tif.is_none_or(|t| o.tif == t)
                     })
                     .map(|(slot, o)| (o.id, slot)),
             );

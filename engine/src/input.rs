@@ -93,6 +93,9 @@ pub struct MassCancel {
     pub instrument: Option<InstrumentId>,
     /// Only this side, if given.
     pub side: Option<Side>,
+    /// Only orders with this time in force, if given (cancel-on-disconnect
+    /// of Day orders).
+    pub tif: Option<TimeInForce>,
 }
 
 /// Ask for the current state of an order.

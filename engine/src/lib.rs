@@ -127,7 +127,8 @@
 //!   triggers are scanned. An untriggered stop is updated in place,
 //!   `ExecType::Replaced` is reported, then triggers are scanned.
 //! - Mass cancel: the participant's live orders (resting and untriggered
-//!   stops), filtered by instrument and side, in `OrderId` order: each
+//!   stops), filtered by instrument, side and time in force (each optional),
+//!   in `OrderId` order: each
 //!   `ExecType::Canceled` (reason `MassCancel`) then its level if it was
 //!   resting; finally a [`MassCancelReport`] with the count (or the reject
 //!   reason for an unknown participant or instrument).

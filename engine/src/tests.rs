@@ -510,6 +510,7 @@ fn mass_cancel_by_instrument_and_side() {
         cl_ord_id: id("M"),
         instrument: Some(InstrumentId(1)),
         side: None,
+        tif: None,
     }));
     let report = ev.iter().find_map(|e| match e {
         Event::MassCancelReport(r) => Some(*r),

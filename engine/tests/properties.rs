@@ -128,6 +128,7 @@ fn input() -> impl Strategy<Value = Input> {
             cl_ord_id: ClOrdId::EMPTY,
             instrument: i.map(InstrumentId),
             side: None,
+            tif: None,
         })),
         1 => (1u32..=5, order_ref()).prop_map(|(p, target)| Input::OrderStatus(OrderStatusRequest {
             participant: ParticipantId(p),

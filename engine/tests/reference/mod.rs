@@ -1371,6 +1371,7 @@ impl Model {
                         && matches!(o.place, Place::Resting | Place::Stop)
                         && m.instrument.is_none_or(|i| i == o.instrument)
                         && m.side.is_none_or(|s| s == o.side)
+                        && m.tif.is_none_or(|t| t == o.tif)
                 })
                 .map(|o| o.id)
                 .collect();
@@ -1749,11 +1750,13 @@ impl InputGen {
                 let cl_ord_id = self.fresh_cl_ord_id(participant);
                 let instrument = self.pct(50).then(|| self.instrument());
                 let side = self.pct(40).then(|| self.side());
+                let tif = self.pct(20).then_some(TimeInForce::Day);
                 Input::MassCancel(MassCancel {
                     participant,
                     cl_ord_id,
                     instrument,
                     side,
+                    tif,
                 })
             }
             82..88 => {

@@ -23,8 +23,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::fix::app::FixApp;
 use crate::fix::codec::{FieldBuf, Framing, frame, parse};
+use crate::fix::config::CancelOnDisconnect;
 use crate::fix::session::{Flow, Session};
 use crate::fix::tags;
+use engine::types::TimeInForce;
 
 /// Outputs taken from the sequencer per turn.
 const OUTPUT_BATCH: usize = 4096;
@@ -597,10 +599,15 @@ impl Acceptor {
             let _ = self.poll.registry().deregister(&mut conn.stream);
             let _ = conn.stream.shutdown(std::net::Shutdown::Both);
             if let Some(i) = conn.session {
-                let flow_cancel = self.sessions[i].config().cancel_on_disconnect;
+                let on_disconnect = self.sessions[i].config().cancel_on_disconnect;
                 self.sessions[i].on_disconnect();
-                if flow_cancel == crate::fix::config::CancelOnDisconnect::All {
-                    self.app.cancel_all(&mut self.sessions[i]);
+                match on_disconnect {
+                    CancelOnDisconnect::None => {}
+                    CancelOnDisconnect::Day => {
+                        self.app
+                            .cancel_all(&mut self.sessions[i], Some(TimeInForce::Day));
+                    }
+                    CancelOnDisconnect::All => self.app.cancel_all(&mut self.sessions[i], None),
                 }
             }
         }

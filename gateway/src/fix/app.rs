@@ -323,9 +323,10 @@ impl FixApp {
     }
 
     /// Cancel-on-disconnect: cancels every live order of the session's
-    /// participant (journaled like any mass cancel; the report is stored
-    /// for the session's next logon).
-    pub fn cancel_all(&mut self, s: &mut Session) {
+    /// participant, or only its orders with time in force `tif` (journaled
+    /// like any mass cancel; the report is stored for the session's next
+    /// logon).
+    pub fn cancel_all(&mut self, s: &mut Session, tif: Option<TimeInForce>) {
         self.gateway_exec_counter += 1;
         let id = format!("COD-{}", self.gateway_exec_counter);
         let Some(cl_ord_id) = ClOrdId::new(id.as_bytes()) else {
@@ -336,6 +337,7 @@ impl FixApp {
             cl_ord_id,
             instrument: None,
             side: None,
+            tif,
         });
         if self
             .sender
@@ -759,6 +761,7 @@ impl FixApp {
             cl_ord_id,
             instrument,
             side,
+            tif: None,
         });
         self.submit(s, seq, input, now_ns);
     }

@@ -8,6 +8,8 @@ pub enum CancelOnDisconnect {
     /// Orders stay.
     #[default]
     None,
+    /// The participant's live Day orders are cancelled.
+    Day,
     /// Every live order of the participant is cancelled.
     All,
 }

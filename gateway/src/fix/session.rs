@@ -674,7 +674,10 @@ impl Session {
             }
             b"2" => {
                 let flow = self.accept_seq(seq);
-                self.on_resend_request(&msg, seq, now_ns);
+                // One that waited behind a gap was served when it arrived.
+                if !from_queue {
+                    self.on_resend_request(&msg, seq, now_ns);
+                }
                 flow
             }
             // [7] An inbound Reject only advances the sequence.
