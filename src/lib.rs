@@ -5,11 +5,13 @@
 //!   restart from the newest good snapshot plus the journal after it, idle
 //!   strategies and the pinned loop thread.
 //! - [`snapshot`]: engine snapshots on disk.
-//! - [`demo`]: the built-in demonstration venue (until configuration files).
+//! - [`config`]: the venue's TOML configuration file, read and checked.
+//! - [`demo`]: a small built-in venue for `venue selfcheck` and the tests.
 //! - [`fix_gateway`]: the FIX acceptor's thread, its session stores, and
 //!   the re-derivation of undelivered execution reports after a crash.
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod demo;
 pub mod fix_gateway;
 pub mod runtime;

@@ -22,27 +22,30 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the venue until Ctrl-C (for now the built-in demonstration venue).
+    /// Run the venue until Ctrl-C or SIGTERM.
     Run {
-        /// Venue configuration file (not read yet: configuration files are a later issue).
+        /// Venue configuration file.
         #[arg(long, default_value = "examples/venue.toml")]
         config: std::path::PathBuf,
         /// Data directory: the journal, snapshots and FIX session stores live here.
         #[arg(long, default_value = "data")]
         data: std::path::PathBuf,
-        /// Where the FIX acceptor listens.
-        #[arg(long, default_value = "127.0.0.1:9878")]
-        fix_listen: std::net::SocketAddr,
-        /// Journal durability: `process` (appended = safe from a process
-        /// crash; reports leave at once), `group` (synced by a background
-        /// thread every --flush-interval-us; reports wait for the sync) or
-        /// `sync` (every input synced before the next).
-        #[arg(long, default_value = "group")]
-        durability: run::DurabilityArg,
-        /// Group commit interval, in microseconds.
-        #[arg(long, default_value_t = 250)]
-        flush_interval_us: u64,
+        /// Where the FIX acceptor listens (overrides `[fix] listen`).
+        #[arg(long)]
+        fix_listen: Option<std::net::SocketAddr>,
+        /// Journal durability (overrides `[journal] durability`): `process`
+        /// (appended = safe from a process crash; reports leave at once),
+        /// `group` (synced every --flush-interval-us; reports wait for the
+        /// sync) or `sync` (every input synced before the next).
+        #[arg(long)]
+        durability: Option<run::DurabilityArg>,
+        /// Group commit interval in microseconds (overrides `[journal] flush_interval_us`).
+        #[arg(long)]
+        flush_interval_us: Option<u64>,
     },
+    /// Check a configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Check the engine on this machine: determinism, snapshots, input codec.
     Selfcheck,
     /// Hash a FIX logon password (read from the first line of stdin) for a
@@ -51,6 +54,30 @@ enum Command {
     /// Inspect and check a journal directory.
     #[command(subcommand)]
     Journal(journal_cmd::JournalCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Parse and check FILE: unknown keys, wrong types and semantic errors
+    /// are reported with what to change.
+    Check {
+        /// The configuration file.
+        file: std::path::PathBuf,
+    },
+}
+
+fn config_check(file: &std::path::Path) -> Result<()> {
+    let c = venue::config::load(file)?;
+    println!(
+        "{}: ok ({}: {} instruments, {} participants, {} FIX sessions, FIX on {})",
+        file.display(),
+        c.name,
+        c.engine.instruments.len(),
+        c.engine.participants.len(),
+        c.fix_sessions.len(),
+        c.fix_listen
+    );
+    Ok(())
 }
 
 fn hash_password() -> Result<()> {
@@ -80,9 +107,13 @@ fn main() -> ExitCode {
         } => run::run(
             &config,
             &data,
-            fix_listen,
-            durability.to_journal(flush_interval_us),
+            &run::Overrides {
+                fix_listen,
+                durability,
+                flush_interval_us,
+            },
         ),
+        Command::Config(ConfigCommand::Check { file }) => config_check(&file),
         Command::Selfcheck => selfcheck::run(),
         Command::HashPassword => hash_password(),
         Command::Journal(cmd) => journal_cmd::run(cmd),

@@ -1,11 +1,7 @@
-//! `venue run`: recover from the data directory, run the sequencer until
-//! Ctrl-C or SIGTERM, then stop cleanly (a final snapshot, the journal
-//! closed and synced).
-//!
-//! Until configuration files and the gateways arrive (later issues), the venue
-//! runs the built-in demonstration configuration ([`venue::demo`]) and has no
-//! way to receive orders from outside: it journals clock ticks and
-//! checkpoints, and shows that recovery, the loop and shutdown work.
+//! `venue run`: read the configuration, recover from the data directory, run
+//! the sequencer and the FIX acceptor until Ctrl-C or SIGTERM, then stop
+//! cleanly (FIX sessions logged out, a final snapshot, the journal closed and
+//! synced).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -17,9 +13,7 @@ use anyhow::{Context, Result};
 use engine::sequencer::{Sequencer, SequencerConfig};
 use journal::{Durability, JournalConfig};
 use venue::fix_gateway::{FixSettings, Prepared, fix_dir};
-use venue::runtime::{
-    IdleStrategy, JournalLog, SnapshotPolicy, recover_with, spawn, take_snapshot,
-};
+use venue::runtime::{JournalLog, SnapshotPolicy, recover_with, spawn, take_snapshot};
 
 /// `--durability`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -29,45 +23,76 @@ pub(crate) enum DurabilityArg {
     Sync,
 }
 
-impl DurabilityArg {
-    pub(crate) fn to_journal(self, flush_interval_us: u64) -> Durability {
-        match self {
-            DurabilityArg::Process => Durability::Process,
-            DurabilityArg::Group => Durability::Group {
-                flush_interval_us,
-                flush_threshold_bytes: 4 << 20,
-            },
-            DurabilityArg::Sync => Durability::Sync,
-        }
-    }
+/// Command-line overrides of the configuration file.
+#[derive(Debug, Default)]
+pub(crate) struct Overrides {
+    pub(crate) fix_listen: Option<SocketAddr>,
+    pub(crate) durability: Option<DurabilityArg>,
+    pub(crate) flush_interval_us: Option<u64>,
 }
 
-pub(crate) fn run(
-    config_path: &Path,
-    data: &Path,
-    fix_listen: SocketAddr,
-    durability: Durability,
-) -> Result<()> {
+pub(crate) fn run(config_path: &Path, data: &Path, overrides: &Overrides) -> Result<()> {
     println!(
         "venue {} (engine {})",
         env!("CARGO_PKG_VERSION"),
         engine::VERSION
     );
+    let mut config = venue::config::load(config_path)?;
+    if let Some(addr) = overrides.fix_listen {
+        config.fix_listen = addr;
+    }
+    let flush_interval_us = overrides
+        .flush_interval_us
+        .unwrap_or(match config.durability {
+            Durability::Group {
+                flush_interval_us, ..
+            } => flush_interval_us,
+            _ => 250,
+        });
+    config.durability = match overrides.durability {
+        Some(DurabilityArg::Process) => Durability::Process,
+        Some(DurabilityArg::Sync) => Durability::Sync,
+        Some(DurabilityArg::Group) => Durability::Group {
+            flush_interval_us,
+            flush_threshold_bytes: 4 << 20,
+        },
+        None => match config.durability {
+            Durability::Group {
+                flush_threshold_bytes,
+                ..
+            } => Durability::Group {
+                flush_interval_us,
+                flush_threshold_bytes,
+            },
+            other => other,
+        },
+    };
+    let durability = match config.durability {
+        Durability::Process => "process (reports leave at once)".to_owned(),
+        Durability::Group {
+            flush_interval_us, ..
+        } => format!("group (synced every {flush_interval_us} µs; reports wait for it)"),
+        Durability::Sync => "sync (every input synced)".to_owned(),
+    };
     println!(
-        "note: configuration files are not read yet ({} is ignored); running the built-in \
-         demonstration venue (FIX sessions CLIENT1..CLIENT4 -> VENUE, no password).",
-        config_path.display()
+        "{} (from {}): {} instruments, {} participants, {} FIX sessions; journal durability {durability}",
+        config.name,
+        config_path.display(),
+        config.engine.instruments.len(),
+        config.engine.participants.len(),
+        config.fix_sessions.len(),
     );
     let journal_dir = data.join("journal");
     let snapshot_dir = data.join("snapshots");
     let journal_config = JournalConfig {
-        durability,
+        durability: config.durability,
+        segment_size_bytes: config.segment_size_bytes,
         ..JournalConfig::default()
     };
-    let gate_on_durable = !matches!(durability, Durability::Process);
+    let gate_on_durable = !matches!(config.durability, Durability::Process);
     let fix_settings = FixSettings {
-        listen: fix_listen,
-        sessions: venue::demo::fix_sessions(),
+        listen: config.fix_listen,
+        sessions: config.fix_sessions.clone(),
         dir: fix_dir(data),
     };
     let mut prepared = Prepared::open(&fix_settings)?;
@@ -75,7 +100,7 @@ pub(crate) fn run(
     let r = recover_with(
         &journal_dir,
         Some(&snapshot_dir),
-        venue::demo::engine_config(),
+        config.engine.clone(),
         journal_config,
         snapshot_max_seq,
         &mut |seq, time_ns, event| prepared.observe(seq, time_ns, event),
@@ -107,7 +132,10 @@ pub(crate) fn run(
         r.engine,
         JournalLog::new(r.journal),
         SequencerConfig {
-            tick_interval_ns: 1_000_000_000,
+            inbound_capacity: config.inbound_ring,
+            outbound_capacity: config.outbound_ring,
+            tick_interval_ns: config.tick_interval_ns,
+            checkpoint_every_inputs: config.checkpoint_every_inputs,
             gate_on_durable,
             ..SequencerConfig::default()
         },
@@ -118,7 +146,7 @@ pub(crate) fn run(
     let (fix_addr, fix_wake, fix_thread) = venue::fix_gateway::start(
         &fix_settings,
         prepared,
-        venue::demo::fix_instruments(),
+        config.instruments.clone(),
         seq.sender(),
         seq.receiver(),
         journal_last_seq,
@@ -132,13 +160,13 @@ pub(crate) fn run(
     }
     let policy = SnapshotPolicy {
         dir: snapshot_dir.clone(),
-        every_inputs: 1_000_000,
+        every_inputs: config.snapshot_every_inputs,
     };
     let mut snapshots = policy.maintenance();
     let handle = spawn(
         seq,
-        None,
-        IdleStrategy::default(),
+        config.core,
+        config.idle,
         Arc::clone(&stop),
         move |seq: &mut Sequencer<JournalLog>| {
             snapshots(seq);

@@ -231,10 +231,18 @@ fn kill_9_many_times_loses_nothing_acknowledged_and_sends_nothing_twice() {
     let mut rng = StdRng::seed_from_u64(seed);
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path();
+    let log_len = || fs::metadata(data.join("client.log")).map_or(0, |m| m.len());
     for _ in 0..kills {
         let (mut c, rx) = spawn_child(data);
         wait_line(&rx, "running");
-        std::thread::sleep(Duration::from_millis(rng.random_range(5..120)));
+        // Each life makes some progress however loaded the machine is (the
+        // client has logged something new), then dies at a random moment.
+        let before = log_len();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while log_len() == before && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..100)));
         c.kill();
     }
     // This process replays the journal on its own, then a child recovers

@@ -1,0 +1,756 @@
+//! The venue's configuration file (TOML): one file for a whole venue.
+//!
+//! [`load`] reads and checks a file. Unknown keys and wrong types are errors
+//! with the file, line and column (serde with `deny_unknown_fields`, and the
+//! `toml` crate's spans); semantic errors ([`VenueConfig::check`]) say what
+//! is wrong and how to fix it. Prices and quantities are exact decimals in
+//! the file and become integer ticks and lots here, or the file is refused.
+//! `examples/venue.toml` documents every key.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use engine::{
+    Collar, Decimal, EngineConfig, InstrumentId, InstrumentSpec, OrdType, OrdTypeSet,
+    ParticipantId, ParticipantSpec, StpMode, TifSet, TimeInForce,
+};
+use gateway::fix::app::InstrumentInfo;
+use gateway::fix::config::{CancelOnDisconnect, RateLimit, SessionConfig, WeeklyReset};
+use journal::Durability;
+use serde::Deserialize;
+
+use crate::runtime::IdleStrategy;
+
+/// The file, as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VenueFile {
+    /// `[venue]`
+    pub venue: VenueSection,
+    /// `[journal]`
+    #[serde(default)]
+    pub journal: JournalSection,
+    /// `[engine]`
+    #[serde(default)]
+    pub engine: EngineSection,
+    /// `[fix]`
+    #[serde(default)]
+    pub fix: FixSection,
+    /// `[[instrument]]`
+    #[serde(rename = "instrument", default)]
+    pub instruments: Vec<InstrumentEntry>,
+    /// `[[participant]]`
+    #[serde(rename = "participant", default)]
+    pub participants: Vec<ParticipantEntry>,
+}
+
+/// `[venue]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VenueSection {
+    /// Display name.
+    pub name: String,
+}
+
+/// `[journal]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JournalSection {
+    /// `process`, `group` or `sync`.
+    pub durability: String,
+    /// Group commit interval.
+    pub flush_interval_us: u64,
+    /// Segment size.
+    pub segment_size_mb: u64,
+}
+
+impl Default for JournalSection {
+    fn default() -> Self {
+        JournalSection {
+            durability: "group".to_owned(),
+            flush_interval_us: 250,
+            segment_size_mb: 256,
+        }
+    }
+}
+
+/// `[engine]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineSection {
+    /// Core to pin the matching thread to.
+    pub core: Option<usize>,
+    /// `backoff` or `busy-spin`.
+    pub idle: String,
+    /// Inbound ring capacity.
+    pub inbound_ring: usize,
+    /// Outbound ring capacity.
+    pub outbound_ring: usize,
+    /// Orders (live plus finished today) to reserve room for.
+    pub orders_capacity: usize,
+    /// Snapshot every this many inputs (0: only at shutdown).
+    pub snapshot_every_inputs: u64,
+    /// Journal a state-hash checkpoint every this many inputs (0: never).
+    pub checkpoint_every_inputs: u64,
+    /// Clock tick interval.
+    pub tick_interval_ms: u64,
+    /// End of the trading day, `HH:MM` UTC.
+    pub day_end_utc: String,
+}
+
+impl Default for EngineSection {
+    fn default() -> Self {
+        EngineSection {
+            core: None,
+            idle: "backoff".to_owned(),
+            inbound_ring: 1 << 16,
+            outbound_ring: 1 << 18,
+            orders_capacity: 1 << 16,
+            snapshot_every_inputs: 1_000_000,
+            checkpoint_every_inputs: 1_000_000,
+            tick_interval_ms: 1_000,
+            day_end_utc: "22:00".to_owned(),
+        }
+    }
+}
+
+/// `[fix]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FixSection {
+    /// Listen address.
+    pub listen: String,
+    /// The venue's CompID.
+    pub comp_id: String,
+}
+
+impl Default for FixSection {
+    fn default() -> Self {
+        FixSection {
+            listen: "127.0.0.1:9878".to_owned(),
+            comp_id: "VENUE".to_owned(),
+        }
+    }
+}
+
+/// `[[instrument]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstrumentEntry {
+    /// Stable id.
+    pub id: u32,
+    /// Symbol.
+    pub symbol: String,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Tick size, decimal text.
+    pub tick_size: String,
+    /// Lot size, decimal text.
+    #[serde(default = "one")]
+    pub lot_size: String,
+    /// Smallest order quantity, decimal text in units (a multiple of the lot).
+    #[serde(default)]
+    pub min_qty: Option<String>,
+    /// Largest order quantity.
+    #[serde(default)]
+    pub max_qty: Option<String>,
+    /// Largest price × quantity of one order, decimal text.
+    #[serde(default)]
+    pub max_notional: Option<String>,
+    /// Collar half-width: `{ ticks = N }` or `{ percent = "P" }`.
+    #[serde(default)]
+    pub collar: Option<CollarEntry>,
+    /// Reference price before the first trade, decimal text (may be negative).
+    #[serde(default)]
+    pub reference_price: Option<String>,
+    /// Order types allowed (`limit`, `market`, `stop`, `stop_limit`).
+    #[serde(default)]
+    pub order_types: Option<Vec<String>>,
+    /// Time in force allowed (`day`, `gtc`, `ioc`, `fok`, `gtd`).
+    #[serde(default)]
+    pub time_in_force: Option<Vec<String>>,
+}
+
+fn one() -> String {
+    "1".to_owned()
+}
+
+/// A collar.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollarEntry {
+    /// Half-width in ticks.
+    #[serde(default)]
+    pub ticks: Option<i64>,
+    /// Half-width in percent of the reference price, decimal text.
+    #[serde(default)]
+    pub percent: Option<String>,
+}
+
+/// `[[participant]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParticipantEntry {
+    /// Stable id.
+    pub id: u32,
+    /// Display name.
+    pub name: String,
+    /// `none`, `cancel_resting`, `cancel_aggressing`, `cancel_both`, `decrement_both`.
+    #[serde(default = "default_stp")]
+    pub self_trade_prevention: String,
+    /// Its FIX session, if it trades over FIX.
+    #[serde(default)]
+    pub fix: Option<FixSessionEntry>,
+}
+
+fn default_stp() -> String {
+    "cancel_resting".to_owned()
+}
+
+/// `[participant.fix]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixSessionEntry {
+    /// The client's SenderCompID.
+    pub sender_comp_id: String,
+    /// Username(553) expected on Logon.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Argon2 hash of Password(554) (`venue hash-password`).
+    #[serde(default)]
+    pub password_hash: Option<String>,
+    /// Logon without a password (say, behind an IP allowlist): must be said
+    /// explicitly.
+    #[serde(default)]
+    pub allow_without_password: bool,
+    /// QuickFIX's ResetOnLogon.
+    #[serde(default)]
+    pub reset_on_logon: bool,
+    /// QuickFIX's ResetOnLogout.
+    #[serde(default)]
+    pub reset_on_logout: bool,
+    /// QuickFIX's ResetOnDisconnect.
+    #[serde(default)]
+    pub reset_on_disconnect: bool,
+    /// `"sun 17:00 America/New_York"` or `"none"`.
+    #[serde(default = "default_weekly_reset")]
+    pub weekly_reset: String,
+    /// SendingTime tolerance.
+    #[serde(default = "default_tolerance")]
+    pub sending_time_tolerance_s: u64,
+    /// Largest inbound message.
+    #[serde(default = "default_max_message")]
+    pub max_message_bytes: usize,
+    /// Time to log on after connecting.
+    #[serde(default = "default_logon_timeout")]
+    pub logon_timeout_s: u64,
+    /// `none`, `day` or `all`.
+    #[serde(default = "default_cod")]
+    pub cancel_on_disconnect: String,
+    /// Messages per second.
+    #[serde(default = "default_rate")]
+    pub rate_per_second: u32,
+    /// Burst.
+    #[serde(default = "default_burst")]
+    pub rate_burst: u32,
+    /// Messages waiting for tokens before a throttle reject.
+    #[serde(default = "default_queue")]
+    pub rate_queue: usize,
+}
+
+fn default_weekly_reset() -> String {
+    "sun 17:00 America/New_York".to_owned()
+}
+fn default_tolerance() -> u64 {
+    120
+}
+fn default_max_message() -> usize {
+    8 << 10
+}
+fn default_logon_timeout() -> u64 {
+    10
+}
+fn default_cod() -> String {
+    "none".to_owned()
+}
+fn default_rate() -> u32 {
+    RateLimit::default().per_second
+}
+fn default_burst() -> u32 {
+    RateLimit::default().burst
+}
+fn default_queue() -> usize {
+    RateLimit::default().queue_max
+}
+
+/// A checked configuration, in the engine's and the gateway's terms.
+#[derive(Debug, Clone)]
+pub struct VenueConfig {
+    /// Venue name.
+    pub name: String,
+    /// Journal durability.
+    pub durability: Durability,
+    /// Journal segment size.
+    pub segment_size_bytes: u64,
+    /// The engine's configuration.
+    pub engine: EngineConfig,
+    /// Core to pin to.
+    pub core: Option<usize>,
+    /// The matching thread's idle strategy.
+    pub idle: IdleStrategy,
+    /// Ring sizes.
+    pub inbound_ring: usize,
+    /// Ring sizes.
+    pub outbound_ring: usize,
+    /// Snapshot interval in inputs.
+    pub snapshot_every_inputs: u64,
+    /// Checkpoint interval in inputs.
+    pub checkpoint_every_inputs: u64,
+    /// Clock tick interval.
+    pub tick_interval_ns: u64,
+    /// FIX listen address.
+    pub fix_listen: SocketAddr,
+    /// FIX sessions.
+    pub fix_sessions: Vec<SessionConfig>,
+    /// Instruments as the gateway sees them.
+    pub instruments: Vec<InstrumentInfo>,
+}
+
+/// Reads and checks `path`.
+///
+/// # Errors
+/// The file cannot be read, does not parse (with line and column), or is
+/// semantically wrong (with what to change).
+pub fn load(path: &Path) -> Result<VenueConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+    parse(&text, path)
+}
+
+/// Parses and checks configuration text; `path` names it in errors.
+///
+/// # Errors
+/// As [`load`].
+pub fn parse(text: &str, path: &Path) -> Result<VenueConfig> {
+    let file: VenueFile = toml::from_str(text)
+        .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
+    check(file).with_context(|| format!("{}", path.display()))
+}
+
+fn decimal(text: &str, what: &str) -> Result<(bool, Decimal)> {
+    gateway::fix::decimal::parse_decimal(text.as_bytes()).map_err(|_| {
+        anyhow::anyhow!("{what} {text:?} is not a decimal number (write it as \"100.25\")")
+    })
+}
+
+fn units(text: &str, unit: Decimal, unit_text: &str, what: &str) -> Result<i64> {
+    let (negative, value) = decimal(text, what)?;
+    gateway::fix::decimal::to_units(negative, value, unit)
+        .ok_or_else(|| anyhow::anyhow!("{what} {text} is not a whole multiple of {unit_text}"))
+}
+
+fn check(file: VenueFile) -> Result<VenueConfig> {
+    let durability = match file.journal.durability.as_str() {
+        "process" => Durability::Process,
+        "group" => Durability::Group {
+            flush_interval_us: file.journal.flush_interval_us.max(1),
+            flush_threshold_bytes: 4 << 20,
+        },
+        "sync" => Durability::Sync,
+        other => {
+            bail!("[journal] durability {other:?}: expected \"process\", \"group\" or \"sync\"")
+        }
+    };
+    let idle = match file.engine.idle.as_str() {
+        "backoff" => IdleStrategy::default(),
+        "busy-spin" => IdleStrategy::BusySpin,
+        other => bail!("[engine] idle {other:?}: expected \"backoff\" or \"busy-spin\""),
+    };
+    let day_end_ns_of_day = parse_hh_mm(&file.engine.day_end_utc)
+        .with_context(|| format!("[engine] day_end_utc {:?}", file.engine.day_end_utc))?;
+    let fix_listen: SocketAddr = file.fix.listen.parse().with_context(|| {
+        format!(
+            "[fix] listen {:?}: expected an address such as 127.0.0.1:9878",
+            file.fix.listen
+        )
+    })?;
+
+    let mut instruments = Vec::new();
+    let mut infos = Vec::new();
+    let mut ids = BTreeSet::new();
+    let mut symbols = BTreeSet::new();
+    for i in &file.instruments {
+        let at = format!("[[instrument]] {}", i.symbol);
+        if !ids.insert(i.id) {
+            bail!(
+                "{at}: id {} is used twice; give every instrument its own id",
+                i.id
+            );
+        }
+        if !symbols.insert(i.symbol.clone()) {
+            bail!("{at}: symbol used twice");
+        }
+        let (neg, tick) = decimal(&i.tick_size, "tick_size").with_context(|| at.clone())?;
+        let (neg_lot, lot) = decimal(&i.lot_size, "lot_size").with_context(|| at.clone())?;
+        if neg || tick.is_zero() || neg_lot || lot.is_zero() {
+            bail!("{at}: tick_size and lot_size must be positive");
+        }
+        let mut spec = InstrumentSpec::new(InstrumentId(i.id), &i.symbol);
+        spec.tick_size = tick;
+        spec.lot_size = lot;
+        if let Some(q) = &i.min_qty {
+            spec.qty_min_lots =
+                units(q, lot, &i.lot_size, "min_qty").with_context(|| at.clone())? as u64;
+        }
+        if let Some(q) = &i.max_qty {
+            spec.qty_max_lots =
+                units(q, lot, &i.lot_size, "max_qty").with_context(|| at.clone())? as u64;
+        }
+        if spec.qty_min_lots == 0 || spec.qty_min_lots > spec.qty_max_lots {
+            bail!("{at}: min_qty must be positive and at most max_qty");
+        }
+        if let Some(n) = &i.max_notional {
+            // Notional = price × quantity = ticks × tick × lots × lot, so in
+            // tick-lots it is n / (tick × lot); it must come out whole.
+            let (neg, value) = decimal(n, "max_notional").with_context(|| at.clone())?;
+            let tick_lot = Decimal {
+                mantissa: tick
+                    .mantissa
+                    .checked_mul(lot.mantissa)
+                    .context("tick × lot too precise")?,
+                scale: tick.scale + lot.scale,
+            };
+            let tl = gateway::fix::decimal::to_units(neg, value, tick_lot).ok_or_else(|| {
+                anyhow::anyhow!("{at}: max_notional {n} is not a whole number of tick × lot")
+            })?;
+            spec.notional_max_tick_lots =
+                Some(u128::try_from(tl).context("max_notional must be positive")?);
+        }
+        if let Some(r) = &i.reference_price {
+            spec.reference_price_ticks =
+                Some(units(r, tick, &i.tick_size, "reference_price").with_context(|| at.clone())?);
+        }
+        if let Some(c) = &i.collar {
+            spec.collar = Some(match (c.ticks, &c.percent) {
+                (Some(t), None) if t >= 1 => Collar::Ticks(t),
+                (Some(_), None) => bail!(
+                    "{at}: a collar narrower than one tick refuses every price; use ticks >= 1"
+                ),
+                (None, Some(p)) => {
+                    let (neg, pct) = decimal(p, "collar percent").with_context(|| at.clone())?;
+                    let bps_unit = Decimal {
+                        mantissa: 1,
+                        scale: 2,
+                    };
+                    let bps = gateway::fix::decimal::to_units(neg, pct, bps_unit)
+                        .filter(|b| *b > 0)
+                        .ok_or_else(|| anyhow::anyhow!("{at}: collar percent {p} must be positive with at most two decimals"))?;
+                    if let Some(reference) = spec.reference_price_ticks
+                        && i128::from(reference).abs() * i128::from(bps) / 10_000 < 1
+                    {
+                        bail!(
+                            "{at}: a collar of {p}% of the reference price is narrower than one tick; widen it"
+                        );
+                    }
+                    Collar::Bps(u32::try_from(bps).context("collar percent too large")?)
+                }
+                _ => bail!("{at}: collar takes exactly one of ticks = N or percent = \"P\""),
+            });
+        }
+        if let Some(types) = &i.order_types {
+            let parsed: Result<Vec<OrdType>> = types
+                .iter()
+                .map(|t| match t.as_str() {
+                    "limit" => Ok(OrdType::Limit),
+                    "market" => Ok(OrdType::Market),
+                    "stop" => Ok(OrdType::Stop),
+                    "stop_limit" => Ok(OrdType::StopLimit),
+                    other => bail!(
+                        "{at}: order type {other:?}: expected limit, market, stop or stop_limit"
+                    ),
+                })
+                .collect();
+            spec.order_types = OrdTypeSet::of(&parsed?);
+        }
+        if let Some(tifs) = &i.time_in_force {
+            let parsed: Result<Vec<TimeInForce>> = tifs
+                .iter()
+                .map(|t| match t.as_str() {
+                    "day" => Ok(TimeInForce::Day),
+                    "gtc" => Ok(TimeInForce::Gtc),
+                    "ioc" => Ok(TimeInForce::Ioc),
+                    "fok" => Ok(TimeInForce::Fok),
+                    "gtd" => Ok(TimeInForce::Gtd),
+                    other => {
+                        bail!("{at}: time in force {other:?}: expected day, gtc, ioc, fok or gtd")
+                    }
+                })
+                .collect();
+            spec.time_in_force = TifSet::of(&parsed?);
+        }
+        infos.push(InstrumentInfo::from_spec(&spec, i.description.clone()));
+        instruments.push(spec);
+    }
+    if instruments.is_empty() {
+        bail!("no [[instrument]]: a venue needs at least one");
+    }
+
+    let mut participants = Vec::new();
+    let mut sessions = Vec::new();
+    let mut pids = BTreeSet::new();
+    let mut comp_ids: BTreeMap<String, String> = BTreeMap::new();
+    for p in &file.participants {
+        let at = format!("[[participant]] {} (id {})", p.name, p.id);
+        if !pids.insert(p.id) {
+            bail!("{at}: id {} is used twice", p.id);
+        }
+        let stp = match p.self_trade_prevention.as_str() {
+            "none" => StpMode::None,
+            "cancel_resting" => StpMode::CancelResting,
+            "cancel_aggressing" => StpMode::CancelAggressing,
+            "cancel_both" => StpMode::CancelBoth,
+            "decrement_both" => StpMode::DecrementBoth,
+            other => bail!(
+                "{at}: self_trade_prevention {other:?}: expected none, cancel_resting, cancel_aggressing, cancel_both or decrement_both"
+            ),
+        };
+        participants.push(ParticipantSpec {
+            id: ParticipantId(p.id),
+            stp,
+        });
+        let Some(f) = &p.fix else {
+            bail!("{at} has no way to log on: add a [participant.fix] session");
+        };
+        if let Some(other) = comp_ids.insert(f.sender_comp_id.clone(), p.name.clone()) {
+            bail!(
+                "{at}: FIX sender_comp_id {:?} is also {other}'s; two sessions cannot share CompIDs",
+                f.sender_comp_id
+            );
+        }
+        let mut s = SessionConfig::new(&file.fix.comp_id, &f.sender_comp_id, ParticipantId(p.id));
+        match (&f.password_hash, f.allow_without_password) {
+            (Some(h), false) => {
+                if !gateway::fix::auth::is_valid_hash(h) {
+                    bail!(
+                        "{at}: password_hash is not an Argon2 hash (a plaintext password?); \
+                         put the output of `venue hash-password` there"
+                    );
+                }
+                s.password_hash = Some(h.clone());
+                s.username = f.username.clone();
+            }
+            (None, true) => {}
+            (Some(_), true) => {
+                bail!("{at}: set either password_hash or allow_without_password, not both")
+            }
+            (None, false) => bail!(
+                "{at}: the FIX session has no password_hash; set one (`venue hash-password`) \
+                 or say allow_without_password = true"
+            ),
+        }
+        s.reset_on_logon = f.reset_on_logon;
+        s.reset_on_logout = f.reset_on_logout;
+        s.reset_on_disconnect = f.reset_on_disconnect;
+        s.weekly_reset = parse_weekly_reset(&f.weekly_reset).with_context(|| at.clone())?;
+        s.sending_time_tolerance_ms = f.sending_time_tolerance_s * 1_000;
+        s.max_message_size = f.max_message_bytes;
+        s.logon_timeout_ms = f.logon_timeout_s * 1_000;
+        s.cancel_on_disconnect = match f.cancel_on_disconnect.as_str() {
+            "none" => CancelOnDisconnect::None,
+            "day" => CancelOnDisconnect::Day,
+            "all" => CancelOnDisconnect::All,
+            other => bail!("{at}: cancel_on_disconnect {other:?}: expected none, day or all"),
+        };
+        if f.rate_per_second == 0 || f.rate_burst == 0 {
+            bail!("{at}: rate_per_second and rate_burst must be positive");
+        }
+        s.rate = RateLimit {
+            per_second: f.rate_per_second,
+            burst: f.rate_burst,
+            queue_max: f.rate_queue,
+        };
+        sessions.push(s);
+    }
+    let engine = EngineConfig {
+        instruments,
+        participants,
+        day_end_ns_of_day,
+        orders_capacity: file.engine.orders_capacity,
+    };
+    engine.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(VenueConfig {
+        name: file.venue.name,
+        durability,
+        segment_size_bytes: file.journal.segment_size_mb << 20,
+        engine,
+        core: file.engine.core,
+        idle,
+        inbound_ring: file.engine.inbound_ring,
+        outbound_ring: file.engine.outbound_ring,
+        snapshot_every_inputs: file.engine.snapshot_every_inputs,
+        checkpoint_every_inputs: file.engine.checkpoint_every_inputs,
+        tick_interval_ns: file.engine.tick_interval_ms * 1_000_000,
+        fix_listen,
+        fix_sessions: sessions,
+        instruments: infos,
+    })
+}
+
+fn parse_hh_mm(text: &str) -> Result<u64> {
+    let (h, m) = text.split_once(':').context("expected HH:MM")?;
+    let h: u64 = h.parse().context("expected HH:MM")?;
+    let m: u64 = m.parse().context("expected HH:MM")?;
+    if h > 23 || m > 59 {
+        bail!("expected HH:MM with HH 00-23 and MM 00-59");
+    }
+    Ok((h * 3_600 + m * 60) * 1_000_000_000)
+}
+
+fn parse_weekly_reset(text: &str) -> Result<Option<WeeklyReset>> {
+    if text == "none" {
+        return Ok(None);
+    }
+    let bad =
+        || format!("weekly_reset {text:?}: expected \"sun 17:00 America/New_York\" or \"none\"");
+    let mut parts = text.split_whitespace();
+    let (Some(day), Some(time), Some(zone), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        bail!(bad());
+    };
+    let weekday = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .position(|d| d.eq_ignore_ascii_case(day))
+        .with_context(bad)? as u8;
+    let ns = parse_hh_mm(time).with_context(bad)?;
+    let minutes = ns / 60_000_000_000;
+    let r = WeeklyReset {
+        weekday,
+        hour: (minutes / 60) as u8,
+        minute: (minutes % 60) as u8,
+        time_zone: zone.to_owned(),
+    };
+    gateway::fix::schedule::validate(&r).with_context(bad)?;
+    Ok(Some(r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../examples/venue.toml");
+
+    fn check_text(text: &str) -> Result<VenueConfig> {
+        parse(text, Path::new("venue.toml"))
+    }
+
+    fn error_of(from: &str, to: &str) -> String {
+        assert!(EXAMPLE.contains(from), "{from}");
+        let text = EXAMPLE.replacen(from, to, 1);
+        format!("{:#}", check_text(&text).expect_err("must be refused"))
+    }
+
+    #[test]
+    fn the_example_is_a_complete_working_venue() {
+        let c = check_text(EXAMPLE).unwrap();
+        assert_eq!(c.engine.instruments.len(), 3);
+        assert_eq!(c.fix_sessions.len(), 4);
+        let bond = &c.engine.instruments[0];
+        assert_eq!(bond.reference_price_ticks, Some(12_800));
+        assert_eq!(bond.collar, Some(Collar::Ticks(64)));
+        // 100,000,000 / (0.0078125 × 1) tick-lots.
+        assert_eq!(bond.notional_max_tick_lots, Some(12_800_000_000));
+        let fx = &c.engine.instruments[1];
+        assert_eq!((fx.qty_min_lots, fx.qty_max_lots), (1, 50_000));
+        assert_eq!(fx.collar, Some(Collar::Bps(100)));
+        assert!(c.fix_sessions[3].password_hash.is_some());
+        assert_eq!(
+            c.fix_sessions[2].cancel_on_disconnect,
+            CancelOnDisconnect::Day
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_name_line_and_column() {
+        let e = error_of("idle = \"backoff\"", "idel = \"backoff\"");
+        assert!(
+            e.contains("unknown field `idel`") && e.contains("line"),
+            "{e}"
+        );
+        let e = error_of("tick_size = \"0.0078125\"", "tick_size = 0.0078125");
+        assert!(
+            e.contains("expected a string") && e.contains("column"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn semantic_errors_say_what_to_change() {
+        let cases = [
+            (
+                "collar = { ticks = 64 }",
+                "collar = { ticks = 0 }",
+                "narrower than one tick",
+            ),
+            (
+                "collar = { percent = \"1\" }",
+                "collar = { percent = \"0.0001\" }",
+                "at most two decimals",
+            ),
+            (
+                "reference_price = \"100\"",
+                "reference_price = \"100.001\"",
+                "not a whole multiple of 0.0078125",
+            ),
+            (
+                "sender_comp_id = \"CLIENT2\"",
+                "sender_comp_id = \"CLIENT1\"",
+                "cannot share CompIDs",
+            ),
+            (
+                "password_hash = \"$argon2",
+                "password_hash = \"plain\" #",
+                "not an Argon2 hash",
+            ),
+            (
+                "sender_comp_id = \"CLIENT3\"\nallow_without_password = true",
+                "sender_comp_id = \"CLIENT3\"",
+                "no password_hash",
+            ),
+            (
+                "durability = \"group\"",
+                "durability = \"fast\"",
+                "expected \"process\", \"group\" or \"sync\"",
+            ),
+            (
+                "weekly_reset = \"sun 17:00 America/New_York\"",
+                "weekly_reset = \"sun 17:00 Mars/Olympus\"",
+                "weekly_reset",
+            ),
+            ("id = 2\nsymbol", "id = 1\nsymbol", "used twice"),
+            (
+                "min_qty = \"1000\"",
+                "min_qty = \"1500\"",
+                "not a whole multiple of 1000",
+            ),
+            (
+                "cancel_on_disconnect = \"day\"",
+                "cancel_on_disconnect = \"sometimes\"",
+                "expected none, day or all",
+            ),
+        ];
+        for (from, to, want) in cases {
+            let e = error_of(from, to);
+            assert!(e.contains(want), "{from} -> {to}: {e}");
+        }
+        // A participant with no way to log on.
+        let text = EXAMPLE.replace(
+            "[participant.fix]\nsender_comp_id = \"CLIENT2\"",
+            "[participant.nofix]\nsender_comp_id = \"CLIENT2\"",
+        );
+        assert!(check_text(&text).is_err());
+    }
+}
