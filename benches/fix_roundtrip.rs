@@ -17,45 +17,21 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use engine::sequencer::{Sequencer, SequencerConfig};
 use hdrhistogram::Histogram;
-use journal::{Durability, JournalConfig};
-use venue::fix_gateway::{FixSettings, Prepared, fix_dir};
-use venue::runtime::{IdleStrategy, JournalLog, recover_with, spawn};
+use journal::Durability;
+
+#[path = "../tests/common/fix_client.rs"]
+mod fix_client;
+#[path = "../tests/common/in_process.rs"]
+mod in_process;
+
+use fix_client::utc_now;
+use in_process::InProcess;
 
 fn arg(name: &str) -> Option<String> {
     std::env::args().skip_while(|a| a != name).nth(1)
-}
-
-fn utc_now() -> String {
-    // The venue checks SendingTime against a 120 s tolerance; the bench
-    // formats it once a second, which is plenty.
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    let secs = d.as_secs() as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let dd = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}{m:02}{dd:02}-{:02}:{:02}:{:02}.000",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 fn message(seq: u64, msg_type: &str, body: &str, now: &str) -> Vec<u8> {
@@ -109,92 +85,17 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-struct Venue {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    fix: Option<std::thread::JoinHandle<()>>,
-    seq: Option<std::thread::JoinHandle<Sequencer<JournalLog>>>,
-}
-
-fn start(data: &Path, durability: Durability) -> Venue {
-    let settings = FixSettings {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        sessions: venue::demo::fix_sessions()
-            .into_iter()
-            .map(|mut s| {
-                s.rate.per_second = 10_000_000;
-                s.rate.burst = 1_000_000;
-                s
-            })
-            .collect(),
-        dir: fix_dir(data),
-    };
-    let mut prepared = Prepared::open(&settings).unwrap();
-    let max = prepared.snapshot_max_seq();
-    let r = recover_with(
-        &data.join("journal"),
-        None,
-        engine::EngineConfig {
-            orders_capacity: 1 << 20,
-            ..venue::demo::engine_config()
-        },
-        JournalConfig {
-            durability,
-            ..JournalConfig::default()
-        },
-        max,
-        &mut |s, t, e| prepared.observe(s, t, e),
-    )
-    .unwrap();
-    let gate = !matches!(durability, Durability::Process);
-    let seq = Sequencer::new(
-        r.engine,
-        JournalLog::new(r.journal),
-        SequencerConfig {
-            gate_on_durable: gate,
-            ..SequencerConfig::default()
-        },
-        r.last_time_ns,
-    );
-    let stop = Arc::new(AtomicBool::new(false));
-    let last = seq.log().journal().last_seq();
-    let (addr, wake, fix) = venue::fix_gateway::start(
-        &settings,
-        prepared,
-        venue::demo::fix_instruments(),
-        seq.sender(),
-        seq.receiver(),
-        last,
-        Arc::clone(&stop),
-    )
-    .unwrap();
-    let seq = spawn(
-        seq,
-        None,
-        IdleStrategy::default(),
-        Arc::clone(&stop),
-        move |_: &mut Sequencer<JournalLog>| wake.notify(),
-    )
-    .unwrap();
-    Venue {
-        addr,
-        stop,
-        fix: Some(fix),
-        seq: Some(seq),
-    }
-}
-
-impl Venue {
-    fn stop(mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(h) = self.fix.take() {
-            h.join().unwrap();
-        }
-        if let Some(h) = self.seq.take() {
-            let (_, log) = h.join().unwrap().into_parts();
-            log.into_journal().close().unwrap();
-        }
-    }
+fn start(data: &Path, durability: Durability) -> InProcess {
+    let sessions = venue::demo::fix_sessions()
+        .into_iter()
+        .map(|mut s| {
+            // The bench measures the venue, not the rate limiter.
+            s.rate.per_second = 10_000_000;
+            s.rate.burst = 1_000_000;
+            s
+        })
+        .collect();
+    InProcess::start(data, sessions, durability)
 }
 
 fn logon(addr: SocketAddr) -> (TcpStream, Counter) {
@@ -274,9 +175,9 @@ fn main() {
     for (name, durability) in [
         ("process", Durability::Process),
         (
-            "group 1ms",
+            "group 250us",
             Durability::Group {
-                flush_interval_us: 1_000,
+                flush_interval_us: 250,
                 flush_threshold_bytes: 4 << 20,
             },
         ),
@@ -295,11 +196,11 @@ fn main() {
                 h.value_at_quantile(0.99) as f64 / 1e3,
                 h.value_at_quantile(0.999) as f64 / 1e3
             );
-            v.stop();
+            drop(v);
             let dir = tempfile::tempdir_in(&base).unwrap();
             let v = start(dir.path(), durability);
             rates.push(pipelined(v.addr, orders));
-            v.stop();
+            drop(v);
         }
         rates.sort_by(|a, b| a.total_cmp(b));
         p50s.sort_unstable();

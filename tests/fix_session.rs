@@ -6,26 +6,18 @@
 
 mod common;
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use common::fix_client::{Client, build, new_order, utc, utc_now};
-use engine::sequencer::{Sequencer, SequencerConfig};
+use common::in_process::InProcess;
 use gateway::fix::config::{CancelOnDisconnect, RateLimit, SessionConfig};
-use journal::{Durability, JournalConfig};
-use venue::fix_gateway::{FixSettings, Prepared, fix_dir};
-use venue::runtime::{IdleStrategy, JournalLog, recover_with, spawn};
+use journal::Durability;
 
 const T: Duration = Duration::from_secs(5);
 
 struct Venue {
+    inner: InProcess,
     addr: String,
-    stop: Arc<AtomicBool>,
-    fix: Option<JoinHandle<()>>,
-    seq: Option<JoinHandle<Sequencer<JournalLog>>>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -51,63 +43,10 @@ impl Venue {
     }
 
     fn start_with(data: &std::path::Path, sessions: Vec<SessionConfig>) -> Venue {
-        let settings = FixSettings {
-            listen: "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
-            sessions,
-            dir: fix_dir(data),
-        };
-        let mut prepared = Prepared::open(&settings).unwrap();
-        let max = prepared.snapshot_max_seq();
-        let journal_config = JournalConfig {
-            segment_size_bytes: 1 << 20,
-            durability: Durability::Process,
-            ..JournalConfig::default()
-        };
-        let r = recover_with(
-            &data.join("journal"),
-            None,
-            venue::demo::engine_config(),
-            journal_config,
-            max,
-            &mut |s, t, e| prepared.observe(s, t, e),
-        )
-        .unwrap();
-        let seq = Sequencer::new(
-            r.engine,
-            JournalLog::new(r.journal),
-            SequencerConfig {
-                gate_on_durable: false,
-                inbound_capacity: 1 << 12,
-                outbound_capacity: 1 << 14,
-                ..SequencerConfig::default()
-            },
-            r.last_time_ns,
-        );
-        let stop = Arc::new(AtomicBool::new(false));
-        let last = seq.log().journal().last_seq();
-        let (addr, wake, fix) = venue::fix_gateway::start(
-            &settings,
-            prepared,
-            venue::demo::fix_instruments(),
-            seq.sender(),
-            seq.receiver(),
-            last,
-            Arc::clone(&stop),
-        )
-        .unwrap();
-        let seq = spawn(
-            seq,
-            None,
-            IdleStrategy::default(),
-            Arc::clone(&stop),
-            move |_: &mut Sequencer<JournalLog>| wake.notify(),
-        )
-        .unwrap();
+        let inner = InProcess::start(data, sessions, Durability::Process);
         Venue {
-            addr: addr.to_string(),
-            stop,
-            fix: Some(fix),
-            seq: Some(seq),
+            addr: inner.addr.to_string(),
+            inner,
             _dir: None,
         }
     }
@@ -124,21 +63,7 @@ impl Venue {
     }
 
     fn shutdown(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(h) = self.fix.take() {
-            h.join().unwrap();
-        }
-        if let Some(h) = self.seq.take() {
-            let s = h.join().unwrap();
-            let (_, log) = s.into_parts();
-            log.into_journal().close().unwrap();
-        }
-    }
-}
-
-impl Drop for Venue {
-    fn drop(&mut self) {
-        self.shutdown();
+        self.inner.shutdown();
     }
 }
 

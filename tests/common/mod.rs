@@ -2,6 +2,7 @@
 #![allow(dead_code, reason = "each test crate uses part of this module")]
 
 pub(crate) mod fix_client;
+pub(crate) mod in_process;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

@@ -364,31 +364,27 @@ impl FixApp {
                     &text,
                 );
             }
-            Input::Cancel(c) => {
-                let orig = match c.target {
-                    OrderRef::ClOrdId(id) => id,
+            Input::Cancel(Cancel {
+                cl_ord_id, target, ..
+            })
+            | Input::Replace(Replace {
+                cl_ord_id, target, ..
+            }) => {
+                let orig = match target {
+                    OrderRef::ClOrdId(id) => *id,
                     OrderRef::OrderId(_) => ClOrdId::EMPTY,
+                };
+                let response_to = if matches!(input, Input::Cancel(_)) {
+                    CxlRejResponseTo::Cancel
+                } else {
+                    CxlRejResponseTo::Replace
                 };
                 self.reject_cancel(
                     s,
                     now_ns,
-                    c.cl_ord_id.as_str().as_bytes(),
+                    cl_ord_id.as_str().as_bytes(),
                     orig.as_str().as_bytes(),
-                    CxlRejResponseTo::Cancel,
-                    &text,
-                );
-            }
-            Input::Replace(r) => {
-                let orig = match r.target {
-                    OrderRef::ClOrdId(id) => id,
-                    OrderRef::OrderId(_) => ClOrdId::EMPTY,
-                };
-                self.reject_cancel(
-                    s,
-                    now_ns,
-                    r.cl_ord_id.as_str().as_bytes(),
-                    orig.as_str().as_bytes(),
-                    CxlRejResponseTo::Replace,
+                    response_to,
                     &text,
                 );
             }
