@@ -126,10 +126,24 @@ fn child(data: &Path) -> ! {
         },
     )
     .expect("loop");
+    // A kill can tear the line being written (a write is cut at a page
+    // boundary when SIGKILL arrives); as a crashed client would, drop the
+    // torn tail before appending, so that it cannot glue onto a new line.
+    let log_path = data.join("client.log");
+    if let Ok(text) = fs::read(&log_path) {
+        let keep = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        if keep < text.len() {
+            OpenOptions::new()
+                .write(true)
+                .open(&log_path)
+                .and_then(|f| f.set_len(keep as u64))
+                .expect("client log truncate");
+        }
+    }
     let mut log = OpenOptions::new()
         .create(true)
         .append(true)
-        .open(data.join("client.log"))
+        .open(&log_path)
         .expect("client log");
     println!("running from input {resume_at}");
     std::io::stdout().flush().expect("stdout");
@@ -165,7 +179,7 @@ fn child(data: &Path) -> ! {
         }
         if !lines.is_empty() {
             // One write per batch of whole lines; a kill can only tear the
-            // last line, which the parent ignores.
+            // last line, which the next life or the parent drops.
             log.write_all(lines.as_bytes()).expect("client log write");
         }
         std::thread::sleep(Duration::from_micros(200));
