@@ -114,7 +114,7 @@ fn main() {
     // `--only-engine`: one pass of the engine and nothing else, for
     // instruction counting under valgrind.
     if std::env::args().any(|a| a == "--only-engine") {
-        let mut e = Engine::new(workload::config()).expect("valid config");
+        let mut e = Engine::new(workload::config_for(orders)).expect("valid config");
         let events = replay(&mut e, &inputs);
         println!("{} inputs, {events} events", inputs.len());
         return;
@@ -127,7 +127,7 @@ fn main() {
     let mut events_per_run = 0;
     let mut resting = 0;
     for _ in 0..runs {
-        let mut e = Engine::new(workload::config()).expect("valid config");
+        let mut e = Engine::new(workload::config_for(orders)).expect("valid config");
         rates.push(rate(inputs.len(), || {
             events_per_run = replay(&mut e, &inputs);
         }));
@@ -183,7 +183,7 @@ fn main() {
         clock.record((b - a).as_nanos() as u64).expect("record");
     }
     let mut hist = Histogram::<u64>::new(3).expect("histogram");
-    let mut e = Engine::new(workload::config()).expect("valid config");
+    let mut e = Engine::new(workload::config_for(orders)).expect("valid config");
     let mut sink = CopySink {
         buf: Vec::with_capacity(4096),
         total: 0,

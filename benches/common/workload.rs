@@ -25,7 +25,14 @@ pub(crate) const RESTING_TARGET: usize = 10_000;
 pub(crate) const SEED: u64 = 0x5eed_cafe;
 pub(crate) const T0_NS: u64 = 1_700_000_000_000_000_000;
 
+/// The engine's configuration for the full workload.
 pub(crate) fn config() -> EngineConfig {
+    config_for(ORDERS)
+}
+
+/// The engine's configuration for a day of `orders` orders, sized for it as
+/// an operator would (`orders_capacity`), so that no store grows by doubling.
+pub(crate) fn config_for(orders: usize) -> EngineConfig {
     EngineConfig {
         instruments: vec![InstrumentSpec::new(InstrumentId(1), "BENCH")],
         participants: (1..=8)
@@ -34,7 +41,7 @@ pub(crate) fn config() -> EngineConfig {
                 stp: StpMode::CancelResting,
             })
             .collect(),
-        orders_capacity: 1 << 16,
+        orders_capacity: orders,
         ..EngineConfig::default()
     }
 }
@@ -47,7 +54,7 @@ fn cl_ord_id(n: u64) -> ClOrdId {
 /// Generates the workload: `orders` new orders plus cancels.
 pub(crate) fn generate(orders: usize) -> Vec<Input> {
     let mut rng = StdRng::seed_from_u64(SEED);
-    let mut engine = Engine::new(config()).expect("bench config is valid");
+    let mut engine = Engine::new(config_for(orders)).expect("bench config is valid");
     let mut inputs = Vec::with_capacity(orders * 3 / 2);
     // Live orders as (participant, ClOrdID, OrderId), for random cancels;
     // `slot_of[order_id]` is its index in `live`.

@@ -297,6 +297,11 @@ struct MatchEnd {
     stp_cancel: bool,
 }
 
+/// ClOrdIDs the index is sized for, per order of `orders_capacity`: the
+/// order's own and one cancel's or replace's. A day within that never grows
+/// the table (a doubling past a million entries is a 25–40 ms pause).
+const CL_ORD_IDS_PER_ORDER: usize = 2;
+
 /// The matching engine. See the crate docs for its rules.
 #[derive(Debug)]
 pub struct Engine {
@@ -354,7 +359,7 @@ impl Engine {
             instrument_index,
             participants,
             store: OrderStore::with_capacity(cap.min(1 << 16), cap),
-            cl_index: ClOrdIndex::with_capacity(cap),
+            cl_index: ClOrdIndex::with_capacity(cap.saturating_mul(CL_ORD_IDS_PER_ORDER)),
             expiries: BTreeMap::new(),
             next_order_id: 1,
             next_trade_id: 1,
