@@ -55,14 +55,19 @@ impl EventSink for CopySink {
     }
 }
 
-/// Applies every input to `e`; returns the number of events emitted.
-fn replay(e: &mut Engine, inputs: &[engine::Input]) -> u64 {
+/// Applies every input to `e`; returns the number of events emitted. With
+/// `prefetch`, each input is announced with `Engine::prefetch` one input
+/// ahead, as the sequencer does with the rest of its batch.
+fn replay(e: &mut Engine, inputs: &[engine::Input], prefetch: bool) -> u64 {
     let mut sink = CopySink {
         buf: Vec::with_capacity(4096),
         total: 0,
     };
     for (i, input) in inputs.iter().enumerate() {
         sink.buf.clear();
+        if prefetch && let Some(next) = inputs.get(i + 1) {
+            e.prefetch(next);
+        }
         e.apply(
             i as u64 + 1,
             workload::T0_NS + i as u64 * 1_000,
@@ -115,7 +120,8 @@ fn main() {
     // instruction counting under valgrind.
     if std::env::args().any(|a| a == "--only-engine") {
         let mut e = Engine::new(workload::config_for(orders)).expect("valid config");
-        let events = replay(&mut e, &inputs);
+        let prefetch = !std::env::args().any(|a| a == "--no-prefetch");
+        let events = replay(&mut e, &inputs, prefetch);
         println!("{} inputs, {events} events", inputs.len());
         return;
     }
@@ -124,14 +130,21 @@ fn main() {
     // the two baselines interleaved run by run so that a noisy neighbour
     // slows all three alike. Construction and drop are outside the timing.
     let (mut rates, mut plain_rates, mut cl_rates) = (Vec::new(), Vec::new(), Vec::new());
+    let mut unprefetched_rates = Vec::new();
     let mut events_per_run = 0;
     let mut resting = 0;
     for _ in 0..runs {
         let mut e = Engine::new(workload::config_for(orders)).expect("valid config");
         rates.push(rate(inputs.len(), || {
-            events_per_run = replay(&mut e, &inputs);
+            events_per_run = replay(&mut e, &inputs, true);
         }));
         resting = e.live_order_count();
+        drop(e);
+
+        let mut e = Engine::new(workload::config_for(orders)).expect("valid config");
+        unprefetched_rates.push(rate(inputs.len(), || {
+            replay(&mut e, &inputs, false);
+        }));
         drop(e);
 
         let mut book = baseline::PlainBook::default();
@@ -157,6 +170,7 @@ fn main() {
     );
     let (engine_median, plain_median, cl_median) =
         (median(rates), median(plain_rates), median(cl_rates));
+    let unprefetched_median = median(unprefetched_rates);
     println!(
         "baseline, plain book (BTreeMap + VecDeque, order ids, lazy cancels, no events): median {:.2} M inputs/s; engine/baseline = {:.2}",
         plain_median / 1e6,
@@ -166,6 +180,11 @@ fn main() {
         "baseline + ClOrdID map (same book resolving (participant, ClOrdID) per input): median {:.2} M inputs/s; engine/this = {:.2}",
         cl_median / 1e6,
         engine_median / cl_median
+    );
+    println!(
+        "engine without Engine::prefetch: median {:.2} M inputs/s; with/without = {:.3}",
+        unprefetched_median / 1e6,
+        engine_median / unprefetched_median
     );
     println!(
         "throughput: median {:.2} M inputs/s over {runs} runs (min {:.2}, max {:.2}); {:.2} M events/s; {events_per_run} events per run; {resting} orders resting at the end",
@@ -191,6 +210,9 @@ fn main() {
     for (i, input) in inputs.iter().enumerate() {
         sink.buf.clear();
         let a = Instant::now();
+        if let Some(next) = inputs.get(i + 1) {
+            e.prefetch(next);
+        }
         e.apply(
             i as u64 + 1,
             workload::T0_NS + i as u64 * 1_000,

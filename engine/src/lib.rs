@@ -171,7 +171,8 @@
 //!   an expired resting order; between ticks an expired order can still be
 //!   cancelled or replaced.
 
-#![forbid(unsafe_code)]
+// One `unsafe` block, the prefetch hint in `prefetch.rs` (allowed there alone).
+#![deny(unsafe_code)]
 
 mod book;
 mod chunked;
@@ -179,6 +180,7 @@ pub mod codec;
 pub mod config;
 mod engine;
 pub mod event;
+mod prefetch;
 pub mod input;
 pub mod reason;
 pub mod sequencer;

@@ -489,6 +489,10 @@ impl ClTable {
     }
 
     #[cold]
+    #[allow(
+        clippy::slow_vector_initialization,
+        reason = "the write is the point: it faults the pages in now"
+    )]
     fn resize(&mut self, n_slots: usize) {
         debug_assert!(n_slots.is_power_of_two());
         debug_assert!(n_slots >= Self::MIN_SLOTS);
@@ -621,6 +625,14 @@ impl ClOrdIndex {
                 e.participant == participant && same_id(&e.cl_ord_id, id)
             })
             .map(|n| &entries[n as usize])
+    }
+
+    /// Starts loading the table line where a probe for (participant, id)
+    /// begins (see `prefetch.rs`).
+    #[inline]
+    pub(crate) fn prefetch(&self, participant: ParticipantId, id: &ClOrdId) {
+        let home = self.table.home(cl_hash(participant, id));
+        crate::prefetch::prefetch_read(&self.table.slots[home]);
     }
 
     /// The entry for (participant, id), if any.
