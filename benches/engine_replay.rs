@@ -133,19 +133,21 @@ fn main() {
     let mut unprefetched_rates = Vec::new();
     let mut events_per_run = 0;
     let mut resting = 0;
-    for _ in 0..runs {
-        let mut e = Engine::new(workload::config_for(orders)).expect("valid config");
-        rates.push(rate(inputs.len(), || {
-            events_per_run = replay(&mut e, &inputs, true);
-        }));
-        resting = e.live_order_count();
-        drop(e);
-
-        let mut e = Engine::new(workload::config_for(orders)).expect("valid config");
-        unprefetched_rates.push(rate(inputs.len(), || {
-            replay(&mut e, &inputs, false);
-        }));
-        drop(e);
+    for run in 0..runs {
+        // The passes with and without `Engine::prefetch` swap places every
+        // run, so that neither always follows the other.
+        for prefetch in [run % 2 == 0, run % 2 != 0] {
+            let mut e = Engine::new(workload::config_for(orders)).expect("valid config");
+            let r = rate(inputs.len(), || {
+                events_per_run = replay(&mut e, &inputs, prefetch);
+            });
+            if prefetch {
+                rates.push(r);
+                resting = e.live_order_count();
+            } else {
+                unprefetched_rates.push(r);
+            }
+        }
 
         let mut book = baseline::PlainBook::default();
         plain_rates.push(rate(inputs.len(), || {

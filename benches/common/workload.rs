@@ -26,7 +26,10 @@ pub(crate) const SEED: u64 = 0x5eed_cafe;
 pub(crate) const T0_NS: u64 = 1_700_000_000_000_000_000;
 
 /// The engine's configuration for the full workload.
-#[allow(dead_code, reason = "engine_replay sizes the day itself; the other benches use this")]
+#[allow(
+    dead_code,
+    reason = "engine_replay sizes the day itself; the other benches use this"
+)]
 pub(crate) fn config() -> EngineConfig {
     config_for(ORDERS)
 }
