@@ -1,16 +1,35 @@
-//! Plain replay bench: throughput and per-input latency percentiles of the
-//! matching engine on the workload in `common/workload.rs` (1,000,000 limit
-//! orders, ~30% marketable, interleaved with ~440,000 cancels of random live
-//! orders, ~10,000 resting), events included (every event is copied into a
-//! reused buffer, as the sequencer will copy them into its output rings).
+//! Plain replay bench: throughput and per-input latency of the matching
+//! engine on the workload in `common/workload.rs` (1,000,000 limit orders on
+//! one instrument, ~30% marketable, interleaved with 572,585 cancels of random
+//! live orders by ClOrdID: 1,572,585 inputs, ~12,000 orders resting), events
+//! included (every event is copied into a buffer cleared per input, as the
+//! sequencer copies them into its output rings).
 //!
-//! A plain `BTreeMap` + `VecDeque` book (`common/baseline.rs`) runs the same
-//! inputs in the same process, and the ratio is printed.
+//! Run: `cargo bench --bench engine_replay` (optionally `-- --runs N --orders N`;
+//! `--only-engine` makes one engine pass and nothing else, for valgrind).
 //!
-//! Run: `cargo bench --bench engine_replay` (optionally `-- --runs N --orders N`).
-//! Throughput is measured on passes with no per-input timing; latency on a
-//! separate pass that reads the clock around every input, with the clock's own
-//! cost measured and reported beside it.
+//! What each printed number measures:
+//!
+//! - **throughput**: inputs / wall time of one whole untimed pass (no clock
+//!   read, no histogram per input) over the pre-generated inputs into an
+//!   engine built before the clock starts; median (min, max) of `--runs`.
+//! - **baseline, plain book**: the same measure for the yardstick
+//!   (`common/baseline.rs`): `BTreeMap` levels of `VecDeque` FIFOs, an order
+//!   id → quantity map, lazy cancels, no events, on the workload translated
+//!   beforehand (untimed) to numeric order ids. The engine/baseline ratio is
+//!   the figure to quote: the machine is shared, and each run of the three
+//!   passes is interleaved so that a noisy neighbour slows all alike.
+//! - **baseline + ClOrdID map**: the same book fed the engine's own `Input`s,
+//!   resolving each (participant, ClOrdID) through a hash map of live orders:
+//!   the part of the gap that is the client ids' cost.
+//! - **latency**: a separate pass into a fresh engine that reads the clock
+//!   before and after every input (a clock read, ~30 ns here, is inside each
+//!   figure; its own distribution is printed beside), recorded in an HDR
+//!   histogram. Its inputs/s are not reported: timing every input slows it.
+//!
+//! The workload is generated (and translated for the plain book) before any
+//! timing. Allocation of the engine's stores happens inside the timed passes
+//! as it would live (chunks faulted in as the day's records grow).
 
 use std::time::Instant;
 
@@ -36,15 +55,19 @@ impl EventSink for CopySink {
     }
 }
 
-/// Applies every input to a fresh engine; returns it and the events emitted.
-fn replay(inputs: &[engine::Input]) -> (Engine, u64) {
-    let mut e = Engine::new(workload::config()).expect("valid config");
+/// Applies every input to `e`; returns the number of events emitted. With
+/// `prefetch`, each input is announced with `Engine::prefetch` one input
+/// ahead, as the sequencer does with the rest of its batch.
+fn replay(e: &mut Engine, inputs: &[engine::Input], prefetch: bool) -> u64 {
     let mut sink = CopySink {
         buf: Vec::with_capacity(4096),
         total: 0,
     };
     for (i, input) in inputs.iter().enumerate() {
         sink.buf.clear();
+        if prefetch && let Some(next) = inputs.get(i + 1) {
+            e.prefetch(next);
+        }
         e.apply(
             i as u64 + 1,
             workload::T0_NS + i as u64 * 1_000,
@@ -53,7 +76,19 @@ fn replay(inputs: &[engine::Input]) -> (Engine, u64) {
         );
         sink.total += sink.buf.len() as u64;
     }
-    (e, sink.total)
+    sink.total
+}
+
+/// Inputs per second of one untimed pass: whole-run wall time over inputs.
+fn rate(inputs: usize, run: impl FnOnce()) -> f64 {
+    let start = Instant::now();
+    run();
+    inputs as f64 / start.elapsed().as_secs_f64()
+}
+
+fn median(mut rates: Vec<f64>) -> f64 {
+    rates.sort_by(|a, b| a.total_cmp(b));
+    rates[rates.len() / 2]
 }
 
 fn main() {
@@ -68,6 +103,7 @@ fn main() {
     let orders = arg("--orders", workload::ORDERS);
     let t = Instant::now();
     let inputs = workload::generate(orders);
+    let plain = baseline::plain_inputs(&inputs);
     let new_orders = inputs
         .iter()
         .filter(|i| matches!(i, engine::Input::NewOrder(_)))
@@ -83,50 +119,81 @@ fn main() {
     // `--only-engine`: one pass of the engine and nothing else, for
     // instruction counting under valgrind.
     if std::env::args().any(|a| a == "--only-engine") {
-        let (_, events) = replay(&inputs);
+        let mut e = Engine::new(workload::config_for(orders)).expect("valid config");
+        let prefetch = !std::env::args().any(|a| a == "--no-prefetch");
+        let events = replay(&mut e, &inputs, prefetch);
         println!("{} inputs, {events} events", inputs.len());
         return;
     }
 
-    let mut rates = Vec::new();
+    // Throughput: untimed passes (no clock read per input), the engine and
+    // the two baselines interleaved run by run so that a noisy neighbour
+    // slows all three alike. Construction and drop are outside the timing.
+    let (mut rates, mut plain_rates, mut cl_rates) = (Vec::new(), Vec::new(), Vec::new());
+    let mut unprefetched_rates = Vec::new();
     let mut events_per_run = 0;
     let mut resting = 0;
-    for _ in 0..runs {
-        let start = Instant::now();
-        let (e, events) = replay(&inputs);
-        let secs = start.elapsed().as_secs_f64();
-        rates.push(inputs.len() as f64 / secs);
-        events_per_run = events;
-        resting = e.live_order_count();
-    }
-    // The baseline, interleaved run by run with the engine above would be
-    // fairer still; measured right after it, in the same process.
-    let mut base_rates = Vec::new();
-    for _ in 0..runs {
-        let mut book = baseline::PlainBook::default();
-        let start = Instant::now();
-        for input in &inputs {
-            book.apply(input);
+    for run in 0..runs {
+        // The passes with and without `Engine::prefetch` swap places every
+        // run, so that neither always follows the other.
+        for prefetch in [run % 2 == 0, run % 2 != 0] {
+            let mut e = Engine::new(workload::config_for(orders)).expect("valid config");
+            let r = rate(inputs.len(), || {
+                events_per_run = replay(&mut e, &inputs, prefetch);
+            });
+            if prefetch {
+                rates.push(r);
+                resting = e.live_order_count();
+            } else {
+                unprefetched_rates.push(r);
+            }
         }
-        let secs = start.elapsed().as_secs_f64();
+
+        let mut book = baseline::PlainBook::default();
+        plain_rates.push(rate(inputs.len(), || {
+            for input in &plain {
+                book.apply(input);
+            }
+        }));
         std::hint::black_box(book.filled_lots);
-        base_rates.push(inputs.len() as f64 / secs);
+        drop(book);
+
+        let mut book = baseline::ClOrdIdBook::default();
+        cl_rates.push(rate(inputs.len(), || {
+            for input in &inputs {
+                book.apply(input);
+            }
+        }));
+        std::hint::black_box(book.book.filled_lots);
     }
-    base_rates.sort_by(|a, b| a.total_cmp(b));
-    rates.sort_by(|a, b| a.total_cmp(b));
-    let median = rates[rates.len() / 2];
-    let base_median = base_rates[base_rates.len() / 2];
+    let (min, max) = (
+        rates.iter().copied().fold(f64::MAX, f64::min),
+        rates.iter().copied().fold(0.0, f64::max),
+    );
+    let (engine_median, plain_median, cl_median) =
+        (median(rates), median(plain_rates), median(cl_rates));
+    let unprefetched_median = median(unprefetched_rates);
     println!(
-        "baseline (BTreeMap + VecDeque book, no events, no validation, no per-day ClOrdID memory): median {:.2} M inputs/s; engine/baseline = {:.2}",
-        base_median / 1e6,
-        median / base_median
+        "baseline, plain book (BTreeMap + VecDeque, order ids, lazy cancels, no events): median {:.2} M inputs/s; engine/baseline = {:.2}",
+        plain_median / 1e6,
+        engine_median / plain_median
+    );
+    println!(
+        "baseline + ClOrdID map (same book resolving (participant, ClOrdID) per input): median {:.2} M inputs/s; engine/this = {:.2}",
+        cl_median / 1e6,
+        engine_median / cl_median
+    );
+    println!(
+        "engine without Engine::prefetch: median {:.2} M inputs/s; with/without = {:.3}",
+        unprefetched_median / 1e6,
+        engine_median / unprefetched_median
     );
     println!(
         "throughput: median {:.2} M inputs/s over {runs} runs (min {:.2}, max {:.2}); {:.2} M events/s; {events_per_run} events per run; {resting} orders resting at the end",
-        median / 1e6,
-        rates[0] / 1e6,
-        rates[rates.len() - 1] / 1e6,
-        median * events_per_run as f64 / inputs.len() as f64 / 1e6,
+        engine_median / 1e6,
+        min / 1e6,
+        max / 1e6,
+        engine_median * events_per_run as f64 / inputs.len() as f64 / 1e6,
     );
 
     // Latency pass.
@@ -137,7 +204,7 @@ fn main() {
         clock.record((b - a).as_nanos() as u64).expect("record");
     }
     let mut hist = Histogram::<u64>::new(3).expect("histogram");
-    let mut e = Engine::new(workload::config()).expect("valid config");
+    let mut e = Engine::new(workload::config_for(orders)).expect("valid config");
     let mut sink = CopySink {
         buf: Vec::with_capacity(4096),
         total: 0,
@@ -145,6 +212,9 @@ fn main() {
     for (i, input) in inputs.iter().enumerate() {
         sink.buf.clear();
         let a = Instant::now();
+        if let Some(next) = inputs.get(i + 1) {
+            e.prefetch(next);
+        }
         e.apply(
             i as u64 + 1,
             workload::T0_NS + i as u64 * 1_000,

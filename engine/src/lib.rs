@@ -172,7 +172,8 @@
 //!   an expired resting order; between ticks an expired order can still be
 //!   cancelled or replaced.
 
-#![forbid(unsafe_code)]
+// One `unsafe` block, the prefetch hint in `prefetch.rs` (allowed there alone).
+#![deny(unsafe_code)]
 
 mod book;
 mod chunked;
@@ -181,6 +182,7 @@ pub mod config;
 mod engine;
 pub mod event;
 pub mod input;
+mod prefetch;
 pub mod reason;
 pub mod sequencer;
 mod store;
