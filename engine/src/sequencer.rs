@@ -369,13 +369,27 @@ impl<L: InputLog> Sequencer<L> {
             }
             self.next_tick_ns = now + self.config.tick_interval_ns;
         }
-        for _ in 0..self.config.batch_max {
-            if self.pending.len() > self.config.pending_max {
-                break;
-            }
-            let Some((input, origin)) = self.inbound.pop() else {
-                break;
+        // One input of look-ahead inside the batch: while input n is
+        // journaled and applied, the memory input n+1 will read is already
+        // on its way (`Engine::prefetch`). Nothing popped is held past the
+        // batch: the last one is applied without a successor.
+        let mut next = if self.pending.len() > self.config.pending_max {
+            None
+        } else {
+            self.inbound.pop()
+        };
+        let mut taken = 0;
+        while let Some((input, origin)) = next {
+            taken += 1;
+            next = if taken < self.config.batch_max && self.pending.len() <= self.config.pending_max
+            {
+                self.inbound.pop()
+            } else {
+                None
             };
+            if let Some((following, _)) = &next {
+                self.engine.prefetch(following);
+            }
             self.sequence(now, input, origin);
             work += 1;
         }
