@@ -124,6 +124,10 @@ pub struct FixSection {
     pub listen: String,
     /// The venue's CompID.
     pub comp_id: String,
+    /// Idle turns the FIX thread polls without blocking before it yields.
+    pub idle_spins: u32,
+    /// Idle turns it yields before it blocks in epoll.
+    pub idle_yields: u32,
 }
 
 impl Default for FixSection {
@@ -131,6 +135,8 @@ impl Default for FixSection {
         FixSection {
             listen: "127.0.0.1:9878".to_owned(),
             comp_id: "VENUE".to_owned(),
+            idle_spins: 0,
+            idle_yields: 0,
         }
     }
 }
@@ -315,6 +321,8 @@ pub struct VenueConfig {
     pub fix_listen: SocketAddr,
     /// FIX sessions.
     pub fix_sessions: Vec<SessionConfig>,
+    /// The FIX thread's idle strategy: spins, then yields, then it blocks.
+    pub fix_idle: (u32, u32),
     /// Instruments as the gateway sees them.
     pub instruments: Vec<InstrumentInfo>,
 }
@@ -595,6 +603,7 @@ fn check(file: VenueFile) -> Result<VenueConfig> {
         tick_interval_ns: file.engine.tick_interval_ms * 1_000_000,
         fix_listen,
         fix_sessions: sessions,
+        fix_idle: (file.fix.idle_spins, file.fix.idle_yields),
         instruments: infos,
     })
 }

@@ -38,6 +38,12 @@ pub struct FixSettings {
     pub sessions: Vec<SessionConfig>,
     /// Where the session stores and the delivery watermark live.
     pub dir: PathBuf,
+    /// Idle turns spent polling without blocking, then yielding, before
+    /// the thread blocks in epoll (woken by a socket or the sequencer).
+    /// 0 and 0 suit a small machine that also runs the clients.
+    pub idle_spins: u32,
+    /// See `idle_spins`.
+    pub idle_yields: u32,
 }
 
 /// Session stores opened before recovery, and what the replay must show.
@@ -147,24 +153,24 @@ pub fn start(
     watermark.set(journal_last_seq)?;
     let handle = std::thread::Builder::new()
         .name("venue-fix".to_owned())
-        .spawn(move || gateway_loop(acceptor, watermark, &stop))
+        .spawn({
+            let (spins, yields) = (settings.idle_spins, settings.idle_yields);
+            move || gateway_loop(acceptor, watermark, &stop, spins, yields)
+        })
         .context("cannot spawn the FIX gateway thread")?;
     Ok((addr, wake, handle))
 }
 
-fn gateway_loop(mut acceptor: Acceptor, mut watermark: Watermark, stop: &AtomicBool) {
+fn gateway_loop(
+    mut acceptor: Acceptor,
+    mut watermark: Watermark,
+    stop: &AtomicBool,
+    spins: u32,
+    yields: u32,
+) {
     // Idle strategy: spin, then yield, then block in the poller (woken by
     // a socket or by the sequencer's notification; 10 ms at most, for
-    // timers). Tunable by environment until the configuration file (a later
-    // issue) carries it.
-    let spins: u32 = std::env::var("VENUE_FIX_SPINS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2_000);
-    let yields: u32 = std::env::var("VENUE_FIX_YIELDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000);
+    // timers).
     let mut empty: u32 = 0;
     loop {
         let turn = if empty < spins + yields {

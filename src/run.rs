@@ -94,6 +94,8 @@ pub(crate) fn run(config_path: &Path, data: &Path, overrides: &Overrides) -> Res
         listen: config.fix_listen,
         sessions: config.fix_sessions.clone(),
         dir: fix_dir(data),
+        idle_spins: config.fix_idle.0,
+        idle_yields: config.fix_idle.1,
     };
     let mut prepared = Prepared::open(&fix_settings)?;
     let snapshot_max_seq = prepared.snapshot_max_seq();

@@ -35,6 +35,8 @@ impl InProcess {
             listen: "127.0.0.1:0".parse().expect("an address"),
             sessions,
             dir: fix_dir(data),
+            idle_spins: 0,
+            idle_yields: 0,
         };
         let mut prepared = Prepared::open(&settings).expect("session stores open");
         let max = prepared.snapshot_max_seq();
