@@ -24,6 +24,7 @@ use engine::sequencer::{InputSender, OutputReceiver};
 use gateway::fix::acceptor::{Acceptor, WakeHandle};
 use gateway::fix::app::{FixApp, InstrumentInfo};
 use gateway::fix::config::SessionConfig;
+use gateway::fix::metrics::SessionMetrics;
 use gateway::fix::session::Session;
 use gateway::fix::store::{MessageStore, Watermark};
 
@@ -120,6 +121,19 @@ impl Prepared {
     }
 }
 
+/// A running FIX gateway.
+#[derive(Debug)]
+pub struct Started {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// For the sequencer thread: wakes the acceptor when outputs are ready.
+    pub wake: WakeHandle,
+    /// Each session's figures, by session name.
+    pub metrics: Vec<(String, Arc<SessionMetrics>)>,
+    /// The thread; it ends after `stop` is set.
+    pub thread: JoinHandle<()>,
+}
+
 /// Starts the acceptor on its own thread. `journal_last_seq` is where the
 /// journal ended at recovery.
 ///
@@ -133,7 +147,7 @@ pub fn start(
     outputs: OutputReceiver,
     journal_last_seq: u64,
     stop: Arc<AtomicBool>,
-) -> Result<(SocketAddr, WakeHandle, JoinHandle<()>)> {
+) -> Result<Started> {
     let app = FixApp::new(sender, instruments);
     let log: gateway::fix::acceptor::LogFn = Box::new(|line: &str| eprintln!("{line}"));
     let sessions = std::mem::take(&mut prepared.sessions);
@@ -141,6 +155,7 @@ pub fn start(
         .with_context(|| format!("cannot listen for FIX on {}", settings.listen))?;
     let addr = acceptor.local_addr()?;
     let wake = acceptor.wake_handle();
+    let metrics = acceptor.metrics();
     let now = wall_clock_ns();
     let redelivered = prepared.pending.len();
     for (seq, time_ns, event) in prepared.pending.drain(..) {
@@ -158,7 +173,12 @@ pub fn start(
             move || gateway_loop(acceptor, watermark, &stop, spins, yields)
         })
         .context("cannot spawn the FIX gateway thread")?;
-    Ok((addr, wake, handle))
+    Ok(Started {
+        addr,
+        wake,
+        metrics,
+        thread: handle,
+    })
 }
 
 fn gateway_loop(

@@ -145,7 +145,7 @@ pub(crate) fn run(config_path: &Path, data: &Path, overrides: &Overrides) -> Res
     );
     let stop = Arc::new(AtomicBool::new(false));
     let journal_last_seq = seq.log().journal().last_seq();
-    let (fix_addr, fix_wake, fix_thread) = venue::fix_gateway::start(
+    let fix = venue::fix_gateway::start(
         &fix_settings,
         prepared,
         config.instruments.clone(),
@@ -154,7 +154,8 @@ pub(crate) fn run(config_path: &Path, data: &Path, overrides: &Overrides) -> Res
         journal_last_seq,
         Arc::clone(&stop),
     )?;
-    println!("FIX 4.4 acceptor listening on {fix_addr}");
+    println!("FIX 4.4 acceptor listening on {}", fix.addr);
+    let (fix_wake, fix_thread) = (fix.wake, fix.thread);
     {
         let stop = Arc::clone(&stop);
         ctrlc::set_handler(move || stop.store(true, Ordering::Release))

@@ -542,6 +542,20 @@ fn over_rate_messages_wait_then_get_an_explicit_throttle_reject() {
     }
     assert_eq!(acked.len(), 5, "burst 2 + queue 3: {acked:?}");
     assert_eq!(throttled, ["R5", "R6", "R7"]);
+    // The figures for the metrics endpoint say so too.
+    std::thread::sleep(Duration::from_millis(20));
+    let (name, m) = &v.inner.metrics[0];
+    assert_eq!(name, "VENUE-CLIENT1");
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(load(&m.throttled), 3);
+    assert_eq!(load(&m.queued_by_rate), 3);
+    assert_eq!(load(&m.next_in_seq), 10, "Logon + 8 orders");
+    assert!(m.logged_on.load(std::sync::atomic::Ordering::Relaxed));
+    assert!(
+        m.quota_used() > 0.5,
+        "the bucket is nearly empty: {}",
+        m.quota_used()
+    );
 }
 
 #[test]

@@ -19,6 +19,8 @@ use venue::runtime::{IdleStrategy, JournalLog, recover_with, spawn};
 /// A running venue.
 pub(crate) struct InProcess {
     pub(crate) addr: SocketAddr,
+    /// Each FIX session's figures, by session name.
+    pub(crate) metrics: Vec<(String, Arc<gateway::fix::metrics::SessionMetrics>)>,
     stop: Arc<AtomicBool>,
     fix: Option<JoinHandle<()>>,
     seq: Option<JoinHandle<Sequencer<JournalLog>>>,
@@ -68,7 +70,7 @@ impl InProcess {
         );
         let stop = Arc::new(AtomicBool::new(false));
         let last = seq.log().journal().last_seq();
-        let (addr, wake, fix) = venue::fix_gateway::start(
+        let started = venue::fix_gateway::start(
             &settings,
             prepared,
             venue::demo::fix_instruments(),
@@ -78,6 +80,8 @@ impl InProcess {
             Arc::clone(&stop),
         )
         .expect("the acceptor starts");
+        let (addr, wake, fix, metrics) =
+            (started.addr, started.wake, started.thread, started.metrics);
         let seq = spawn(
             seq,
             None,
@@ -88,6 +92,7 @@ impl InProcess {
         .expect("the loop starts");
         InProcess {
             addr,
+            metrics,
             stop,
             fix: Some(fix),
             seq: Some(seq),

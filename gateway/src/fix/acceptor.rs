@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::fix::app::FixApp;
 use crate::fix::codec::{FieldBuf, Framing, frame, parse};
 use crate::fix::config::CancelOnDisconnect;
+use crate::fix::metrics::SessionMetrics;
 use crate::fix::session::{Flow, Session};
 use crate::fix::tags;
 use engine::types::TimeInForce;
@@ -85,6 +86,8 @@ pub struct Acceptor {
     /// handled (for the delivery watermark).
     handled_through: u64,
     wake: WakeHandle,
+    metrics: Vec<Arc<SessionMetrics>>,
+    metrics_refreshed_ns: u64,
 }
 
 impl std::fmt::Debug for Acceptor {
@@ -112,6 +115,7 @@ impl Acceptor {
         let mut listener = TcpListener::bind(addr)?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let session_count = sessions.len();
         let wake = WakeHandle {
             waker: Arc::new(Waker::new(poll.registry(), WAKER)?),
             parked: Arc::new(AtomicBool::new(false)),
@@ -163,7 +167,22 @@ impl Acceptor {
             log,
             handled_through: 0,
             wake,
+            metrics: (0..session_count)
+                .map(|_| Arc::new(SessionMetrics::default()))
+                .collect(),
+            metrics_refreshed_ns: 0,
         })
+    }
+
+    /// Each session's figures (in session order), refreshed about once a
+    /// millisecond by the acceptor's thread, readable from any thread.
+    #[must_use]
+    pub fn metrics(&self) -> Vec<(String, Arc<SessionMetrics>)> {
+        self.sessions
+            .iter()
+            .zip(&self.metrics)
+            .map(|(s, m)| (s.config().name(), Arc::clone(m)))
+            .collect()
     }
 
     /// A handle for the sequencer thread to wake this acceptor.
@@ -281,6 +300,12 @@ impl Acceptor {
         }
         self.expire_logons(now_ns);
         work += self.flush();
+        if now_ns.saturating_sub(self.metrics_refreshed_ns) >= 1_000_000 {
+            self.metrics_refreshed_ns = now_ns;
+            for (s, m) in self.sessions.iter().zip(&self.metrics) {
+                m.refresh(s);
+            }
+        }
         Ok(work)
     }
 

@@ -16,6 +16,8 @@
 //! - [`acceptor`]: the one-thread mio loop over every session.
 //! - [`config`], [`auth`], [`schedule`]: session settings, Argon2 logon
 //!   passwords, the weekly sequence reset.
+//! - [`metrics`]: per-session figures (quota use, sequence numbers, rejects)
+//!   readable from any thread.
 //!
 //! Nothing here panics on input from the network, and the codec allocates
 //! nothing per message once the caller's buffers have grown.
@@ -27,6 +29,7 @@ pub mod codec;
 pub mod config;
 pub mod decimal;
 pub mod dict;
+pub mod metrics;
 pub mod schedule;
 pub mod session;
 pub mod store;

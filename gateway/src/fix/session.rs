@@ -1133,6 +1133,8 @@ impl Session {
     /// logout timeout, a resend in progress, the rate limiter's queue.
     pub fn poll<A: Application>(&mut self, now_ns: u64, app: &mut A) -> Flow {
         self.now_ns = now_ns;
+        // Keep the quota figure current while the client is quiet.
+        self.bucket.refill(now_ns);
         if self.state == State::LoggedOn
             && now_ns.saturating_sub(self.schedule_checked_ns) >= 1_000_000_000
         {
