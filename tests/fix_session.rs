@@ -987,3 +987,36 @@ fn cancel_on_disconnect_of_day_orders_keeps_gtc_orders() {
         );
     }
 }
+
+#[test]
+fn reset_seq_num_flag_and_reset_on_logout_start_both_sequences_at_1() {
+    let v = Venue::start_configured(|s| s[1].reset_on_logout = true);
+    // ResetSeqNumFlag=Y on a Logon with MsgSeqNum 1, after traffic.
+    let mut a = v.logged_on("CLIENT1");
+    for _ in 0..3 {
+        a.send("1", &[(112, s("X"))]);
+        a.expect("0", T);
+    }
+    drop(a);
+    std::thread::sleep(Duration::from_millis(100));
+    let mut a = v.client("CLIENT1");
+    let logon = a.logon(30, &[(141, s("Y"))]);
+    assert_eq!(
+        (logon.seq(), logon.get(141)),
+        (1, Some("Y")),
+        "{}",
+        logon.raw
+    );
+    a.send("1", &[(112, s("AFTER"))]);
+    assert_eq!(a.expect("0", T).seq(), 2);
+    // reset_on_logout: after a Logout, the next Logon starts at 1 again.
+    let mut b = v.logged_on("CLIENT2");
+    b.send("1", &[(112, s("Y"))]);
+    b.expect("0", T);
+    b.send("5", &[]);
+    b.expect("5", T);
+    assert!(b.closed_within(T));
+    let mut b = v.client("CLIENT2");
+    let logon = b.logon(30, &[]);
+    assert_eq!(logon.seq(), 1, "{}", logon.raw);
+}
