@@ -6,7 +6,8 @@
 //! each, **journals it first** (through [`InputLog`], which assigns the
 //! sequence number), then applies it to the [`Engine`], and buffers the
 //! events it caused together with that sequence number. Buffered events are
-//! released to the outbound ring once the log's durable sequence number covers
+//! released to the outbound ring (or rings, each taking the outputs its route
+//! takes: [`Sequencer::route_outputs`]) once the log's durable sequence number covers
 //! the input that caused them (or at once when gating is off, for `process`
 //! durability). It returns how much work it did, so that an idle strategy can
 //! decide what to do with nothing; tests call it directly, without threads.
@@ -202,6 +203,21 @@ impl OutputReceiver {
     }
 }
 
+/// Which outputs an outbound ring takes (see [`Sequencer::route_outputs`]).
+pub type Route = Box<dyn Fn(&Output) -> bool + Send>;
+
+/// One outbound ring and the outputs it takes.
+struct Outbound {
+    ring: Arc<ArrayQueue<Output>>,
+    route: Option<Route>,
+}
+
+impl Outbound {
+    fn takes(&self, out: &Output) -> bool {
+        self.route.as_ref().is_none_or(|r| r(out))
+    }
+}
+
 /// Sequencer settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SequencerConfig {
@@ -261,7 +277,11 @@ pub struct Sequencer<L: InputLog> {
     log: L,
     config: SequencerConfig,
     inbound: Arc<ArrayQueue<(Input, Origin)>>,
-    outbound: Arc<ArrayQueue<Output>>,
+    outbound: Vec<Outbound>,
+    /// Which rings already took the front pending output (or the front
+    /// refusal), when another ring was full: bit `i` for ring `i`.
+    front_delivered: u64,
+    refused_front_delivered: u64,
     pending: VecDeque<(u64, TimeNs, Origin, Event)>,
     /// Refusals waiting for room on the outbound ring.
     refused: VecDeque<Output>,
@@ -294,7 +314,12 @@ impl<L: InputLog> Sequencer<L> {
             engine,
             log,
             inbound: Arc::new(ArrayQueue::new(config.inbound_capacity.max(1))),
-            outbound: Arc::new(ArrayQueue::new(config.outbound_capacity.max(1))),
+            outbound: vec![Outbound {
+                ring: Arc::new(ArrayQueue::new(config.outbound_capacity.max(1))),
+                route: None,
+            }],
+            front_delivered: 0,
+            refused_front_delivered: 0,
             pending: VecDeque::with_capacity(config.batch_max * 8),
             refused: VecDeque::new(),
             encode_buf: Vec::with_capacity(256),
@@ -314,12 +339,45 @@ impl<L: InputLog> Sequencer<L> {
         }
     }
 
-    /// A consumer handle for the outbound ring.
+    /// A consumer handle for the (first) outbound ring.
     #[must_use]
     pub fn receiver(&self) -> OutputReceiver {
         OutputReceiver {
-            ring: Arc::clone(&self.outbound),
+            ring: Arc::clone(&self.outbound[0].ring),
         }
+    }
+
+    /// Replaces the outbound ring with one ring per route (each of
+    /// `outbound_capacity`), in the given order, and returns their
+    /// receivers: each output goes to every ring whose route takes it, in
+    /// the order they were produced (so a gateway sees only its sessions'
+    /// reports and the market data it publishes). An output no route takes
+    /// is dropped. A full ring holds everything behind it back (nothing is
+    /// skipped or sent twice to the rings that already took it). Call it
+    /// before the first duty cycle; at most 64 routes.
+    ///
+    /// # Panics
+    /// With no route or more than 64.
+    pub fn route_outputs(&mut self, routes: Vec<Route>) -> Vec<OutputReceiver> {
+        assert!(
+            (1..=64).contains(&routes.len()),
+            "between 1 and 64 output routes"
+        );
+        self.outbound = routes
+            .into_iter()
+            .map(|route| Outbound {
+                ring: Arc::new(ArrayQueue::new(self.config.outbound_capacity.max(1))),
+                route: Some(route),
+            })
+            .collect();
+        self.front_delivered = 0;
+        self.refused_front_delivered = 0;
+        self.outbound
+            .iter()
+            .map(|o| OutputReceiver {
+                ring: Arc::clone(&o.ring),
+            })
+            .collect()
     }
 
     /// The engine (for snapshots and queries between duty cycles).
@@ -444,14 +502,14 @@ impl<L: InputLog> Sequencer<L> {
         }
     }
 
-    /// Moves releasable outputs to the outbound ring; returns how many.
+    /// Moves releasable outputs to the outbound rings; returns how many.
     fn release(&mut self) -> usize {
         let mut released = 0;
-        while let Some(out) = self.refused.pop_front() {
-            if let Err(out) = self.outbound.push(out) {
-                self.refused.push_front(out);
+        while let Some(out) = self.refused.front() {
+            if !deliver(&self.outbound, out, &mut self.refused_front_delivered) {
                 return released;
             }
+            self.refused.pop_front();
             released += 1;
         }
         let durable = if self.config.gate_on_durable {
@@ -463,16 +521,13 @@ impl<L: InputLog> Sequencer<L> {
             if seq > durable {
                 break;
             }
-            if self
-                .outbound
-                .push(Output::Event {
-                    seq,
-                    time_ns,
-                    origin,
-                    event,
-                })
-                .is_err()
-            {
+            let out = Output::Event {
+                seq,
+                time_ns,
+                origin,
+                event,
+            };
+            if !deliver(&self.outbound, &out, &mut self.front_delivered) {
                 break;
             }
             self.pending.pop_front();
@@ -485,6 +540,29 @@ impl<L: InputLog> Sequencer<L> {
     pub fn into_parts(self) -> (Engine, L) {
         (self.engine, self.log)
     }
+}
+
+/// Offers `out` to every ring whose route takes it and that has not taken
+/// it yet (`delivered` remembers which did, across calls). Returns whether
+/// every ring that takes it has it; then `delivered` is cleared for the
+/// next output.
+fn deliver(rings: &[Outbound], out: &Output, delivered: &mut u64) -> bool {
+    let mut all = true;
+    for (i, o) in rings.iter().enumerate() {
+        let bit = 1u64 << i;
+        if *delivered & bit != 0 || !o.takes(out) {
+            continue;
+        }
+        if o.ring.push(out.clone()).is_ok() {
+            *delivered |= bit;
+        } else {
+            all = false;
+        }
+    }
+    if all {
+        *delivered = 0;
+    }
+    all
 }
 
 /// Rebuilds an engine by applying journaled inputs in order: the restart
@@ -855,5 +933,103 @@ mod tests {
             replay(&mut e, 1, frames),
             Err(ReplayError::Decode { seq: 1, .. })
         ));
+    }
+
+    #[test]
+    fn routed_rings_each_get_their_outputs_in_order_and_a_full_one_holds_back() {
+        let mut s = sequencer(MemLog::default(), false);
+        let tx = s.sender();
+        // Ring 0: participant 1's reports; ring 1: public trades.
+        let rx = s.route_outputs(vec![
+            Box::new(|o: &Output| {
+                matches!(o, Output::Event { event: Event::Exec(x), .. } if x.participant == ParticipantId(1))
+            }),
+            Box::new(|o: &Output| matches!(o, Output::Event { event: Event::Trade(_), .. })),
+        ]);
+        // o2 (participant 1) rests; o1 (participant 2) crosses it.
+        tx.send(order(2, Side::Sell, 100), 0).unwrap();
+        tx.send(order(1, Side::Buy, 100), 0).unwrap();
+        s.do_work(1);
+        let mine = drain(&rx[0]);
+        let trades = drain(&rx[1]);
+        assert!(!mine.is_empty() && !trades.is_empty());
+        assert!(mine.iter().all(|o| matches!(o, Output::Event { event: Event::Exec(x), .. } if x.participant == ParticipantId(1))));
+        assert!(trades.iter().all(|o| matches!(
+            o,
+            Output::Event {
+                event: Event::Trade(_),
+                ..
+            }
+        )));
+        let seqs: Vec<u64> = mine
+            .iter()
+            .map(|o| match o {
+                Output::Event { seq, .. } => *seq,
+                Output::Refused { .. } => 0,
+            })
+            .collect();
+        assert!(seqs.windows(2).all(|w| w[0] <= w[1]), "in order: {seqs:?}");
+
+        // A full ring holds its outputs back; the other ring's are neither
+        // lost nor sent twice. Rings of two slots, so they fill.
+        let cfg = SequencerConfig {
+            inbound_capacity: 16,
+            outbound_capacity: 2,
+            batch_max: 16,
+            gate_on_durable: false,
+            tick_interval_ns: 0,
+            checkpoint_every_inputs: 0,
+            pending_max: 1_000,
+        };
+        let mut s = Sequencer::new(Engine::new(config()).unwrap(), MemLog::default(), cfg, 0);
+        let tx = s.sender();
+        let rx = s.route_outputs(vec![
+            Box::new(|_: &Output| true),
+            Box::new(|o: &Output| {
+                matches!(
+                    o,
+                    Output::Event {
+                        event: Event::Exec(_),
+                        ..
+                    }
+                )
+            }),
+        ]);
+        for n in 0..8 {
+            tx.send(order(n, Side::Sell, 100 + i64::from(n)), 0)
+                .unwrap();
+        }
+        let mut all = Vec::new();
+        let mut execs = Vec::new();
+        for _ in 0..50 {
+            s.do_work(1);
+            // Ring 1 is drained slowly: one output per cycle.
+            if let Some(o) = rx[1].try_recv() {
+                execs.push(o);
+            }
+            all.extend(drain(&rx[0]));
+        }
+        execs.extend(drain(&rx[1]));
+        let execs_in_all: Vec<&Output> = all
+            .iter()
+            .filter(|o| {
+                matches!(
+                    o,
+                    Output::Event {
+                        event: Event::Exec(_),
+                        ..
+                    }
+                )
+            })
+            .collect();
+        assert_eq!(
+            execs.len(),
+            execs_in_all.len(),
+            "every report reached both rings once"
+        );
+        assert!(
+            execs.iter().zip(execs_in_all).all(|(a, b)| a == b),
+            "same order"
+        );
     }
 }
