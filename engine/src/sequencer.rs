@@ -505,11 +505,11 @@ impl<L: InputLog> Sequencer<L> {
     /// Moves releasable outputs to the outbound rings; returns how many.
     fn release(&mut self) -> usize {
         let mut released = 0;
-        while let Some(out) = self.refused.front() {
-            if !deliver(&self.outbound, out, &mut self.refused_front_delivered) {
+        while let Some(out) = self.refused.pop_front() {
+            if let Err(out) = deliver(&self.outbound, out, &mut self.refused_front_delivered) {
+                self.refused.push_front(out);
                 return released;
             }
-            self.refused.pop_front();
             released += 1;
         }
         let durable = if self.config.gate_on_durable {
@@ -527,7 +527,7 @@ impl<L: InputLog> Sequencer<L> {
                 origin,
                 event,
             };
-            if !deliver(&self.outbound, &out, &mut self.front_delivered) {
+            if deliver(&self.outbound, out, &mut self.front_delivered).is_err() {
                 break;
             }
             self.pending.pop_front();
@@ -543,14 +543,24 @@ impl<L: InputLog> Sequencer<L> {
 }
 
 /// Offers `out` to every ring whose route takes it and that has not taken
-/// it yet (`delivered` remembers which did, across calls). Returns whether
-/// every ring that takes it has it; then `delivered` is cleared for the
-/// next output.
-fn deliver(rings: &[Outbound], out: &Output, delivered: &mut u64) -> bool {
+/// it yet (`delivered` remembers which did, across calls). Returns `Ok` once
+/// every ring that takes it has it (then `delivered` is cleared for the next
+/// output), or hands it back. One ring without a route (the common case)
+/// takes it by value, with no copy.
+#[allow(
+    clippy::result_large_err,
+    reason = "handing the output back unboxed keeps the full-ring path allocation-free"
+)]
+fn deliver(rings: &[Outbound], out: Output, delivered: &mut u64) -> Result<(), Output> {
+    if let [only] = rings
+        && only.route.is_none()
+    {
+        return only.ring.push(out);
+    }
     let mut all = true;
     for (i, o) in rings.iter().enumerate() {
         let bit = 1u64 << i;
-        if *delivered & bit != 0 || !o.takes(out) {
+        if *delivered & bit != 0 || !o.takes(&out) {
             continue;
         }
         if o.ring.push(out.clone()).is_ok() {
@@ -561,8 +571,10 @@ fn deliver(rings: &[Outbound], out: &Output, delivered: &mut u64) -> bool {
     }
     if all {
         *delivered = 0;
+        Ok(())
+    } else {
+        Err(out)
     }
-    all
 }
 
 /// Rebuilds an engine by applying journaled inputs in order: the restart
