@@ -109,6 +109,9 @@ fn order_entry_fills_both_sides_with_textbook_execution_reports() {
         "microseconds: {ts}"
     );
     assert_ne!(a_fill.get(17), b_fill.get(17), "ExecIDs are unique");
+    // ExecID is the input's sequence number and the report's index.
+    let (seq, idx) = a_fill.get(17).unwrap().split_once('-').unwrap();
+    assert!(seq.parse::<u64>().unwrap() > 0 && idx.parse::<u32>().is_ok());
 }
 
 #[test]

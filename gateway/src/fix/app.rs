@@ -1054,8 +1054,18 @@ pub fn encode_exec_report(
     if x.orig_cl_ord_id != ClOrdId::EMPTY {
         e.str(tags::ORIG_CL_ORD_ID, x.orig_cl_ord_id.as_str().as_bytes());
     }
-    let exec_id = format!("{}", x.exec_id);
-    e.str(tags::EXEC_ID, exec_id.as_bytes());
+    // ExecID "SEQ-IDX", written without allocating.
+    let mut exec_id = [0u8; 41];
+    let mut n = 0;
+    for part in [
+        fmt_u64(&mut itoa_buf(), x.exec_id.seq),
+        b"-",
+        fmt_u64(&mut itoa_buf(), u64::from(x.exec_id.idx)),
+    ] {
+        exec_id[n..n + part.len()].copy_from_slice(part);
+        n += part.len();
+    }
+    e.str(tags::EXEC_ID, &exec_id[..n]);
     e.char(tags::EXEC_TYPE, exec_type_char(x.exec_type));
     e.char(tags::ORD_STATUS, ord_status_char(x.ord_status));
     if let Reason::Reject(r) = x.reason
