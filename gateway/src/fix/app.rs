@@ -20,6 +20,7 @@
 //! gets the order's current state (ExecType=I).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use engine::event::{
     CancelReject, CxlRejResponseTo, Event, ExecType, ExecutionReport, MassCancelReport, OrdStatus,
@@ -103,8 +104,9 @@ pub struct AppStats {
 pub struct FixApp {
     sender: InputSender,
     by_symbol: HashMap<String, usize>,
-    instruments: BTreeMap<u32, InstrumentInfo>,
-    infos: Vec<InstrumentInfo>,
+    instruments: BTreeMap<u32, Arc<InstrumentInfo>>,
+    /// Shared, so that taking one per message costs no allocation.
+    infos: Vec<Arc<InstrumentInfo>>,
     /// Requests sent with PossResend/PossDup: origin → the request.
     resends: HashSet<Origin>,
     /// Per participant: the engine sequence number of its last event and
@@ -127,7 +129,11 @@ impl FixApp {
             .enumerate()
             .map(|(i, info)| (info.symbol.clone(), i))
             .collect();
-        let map = instruments.iter().map(|i| (i.id.0, i.clone())).collect();
+        let instruments: Vec<Arc<InstrumentInfo>> = instruments.into_iter().map(Arc::new).collect();
+        let map = instruments
+            .iter()
+            .map(|i| (i.id.0, Arc::clone(i)))
+            .collect();
         FixApp {
             sender,
             by_symbol,
@@ -147,7 +153,7 @@ impl FixApp {
         self.stats
     }
 
-    fn instrument(&self, id: InstrumentId) -> Option<&InstrumentInfo> {
+    fn instrument(&self, id: InstrumentId) -> Option<&Arc<InstrumentInfo>> {
         self.instruments.get(&id.0)
     }
 
@@ -298,7 +304,7 @@ impl FixApp {
                 let info = self
                     .instrument(x.instrument)
                     .cloned()
-                    .unwrap_or_else(unknown_instrument);
+                    .unwrap_or_else(|| Arc::new(unknown_instrument()));
                 let _ = s.send_app(now_ns, b"8", Some(pos), |e| {
                     encode_exec_report(e, x, &info, time_ns);
                     if let Some(id) = mass_status_req_id {
@@ -465,7 +471,7 @@ impl FixApp {
     fn on_new_order(&mut self, s: &mut Session, msg: &Message<'_>, seq: u64, now_ns: u64) {
         let cl_raw = msg.get(tags::CL_ORD_ID).unwrap_or(b"");
         let symbol = msg.get(tags::SYMBOL).unwrap_or(b"");
-        let symbol_text = String::from_utf8_lossy(symbol).into_owned();
+        let symbol_text = std::str::from_utf8(symbol).unwrap_or("?");
         let side = match msg.get(tags::SIDE) {
             Some(b"1") => Side::Buy,
             Some(b"2") => Side::Sell,
@@ -474,22 +480,22 @@ impl FixApp {
                     s,
                     now_ns,
                     cl_raw,
-                    &symbol_text,
+                    symbol_text,
                     Side::Buy,
                     "Side(54) must be 1 (buy) or 2 (sell)",
                 );
             }
         };
         let reject = |app: &mut FixApp, s: &mut Session, text: &str| {
-            app.reject_order(s, now_ns, cl_raw, &symbol_text, side, text);
+            app.reject_order(s, now_ns, cl_raw, symbol_text, side, text);
         };
         let Some(cl_ord_id) = ClOrdId::new(cl_raw) else {
             return reject(self, s, "ClOrdID(11) must be 1 to 40 printable characters");
         };
-        let Some(&index) = self.by_symbol.get(symbol_text.as_str()) else {
+        let Some(&index) = self.by_symbol.get(symbol_text) else {
             return reject(self, s, &format!("unknown instrument {symbol_text}"));
         };
-        let info = self.infos[index].clone();
+        let info = Arc::clone(&self.infos[index]);
         let ord_type = match msg.get(tags::ORD_TYPE) {
             Some(b"1") => OrdType::Market,
             Some(b"2") => OrdType::Limit,
@@ -644,7 +650,7 @@ impl FixApp {
                 &format!("unknown instrument {symbol}"),
             );
         };
-        let info = self.infos[index].clone();
+        let info = Arc::clone(&self.infos[index]);
         let qty_lots = match qty_field(msg, tags::ORDER_QTY, &info) {
             Ok(Some(q)) => q,
             Ok(None) => {
@@ -809,7 +815,7 @@ impl FixApp {
     fn on_security_list(&mut self, s: &mut Session, msg: &Message<'_>, seq: u64, now_ns: u64) {
         let req_id = msg.get(tags::SECURITY_REQ_ID).unwrap_or(b"").to_vec();
         let wanted = msg.get(tags::SYMBOL).map(<[u8]>::to_vec);
-        let list: Vec<InstrumentInfo> = self
+        let list: Vec<Arc<InstrumentInfo>> = self
             .infos
             .iter()
             .filter(|i| wanted.as_deref().is_none_or(|w| w == i.symbol.as_bytes()))
