@@ -228,6 +228,25 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The optional instrument (flag 1) and side (flag 2) of a mass cancel
+    /// or mass status, in that order.
+    fn instrument_and_side(
+        &mut self,
+        flags: u8,
+    ) -> Result<(Option<InstrumentId>, Option<Side>), DecodeError> {
+        let instrument = if flags & 1 != 0 {
+            Some(InstrumentId(self.u32()?))
+        } else {
+            None
+        };
+        let side = if flags & 2 != 0 {
+            Some(self.side()?)
+        } else {
+            None
+        };
+        Ok((instrument, side))
+    }
+
     fn side(&mut self) -> Res<Side> {
         match Side::from_u8(self.u8()?) {
             Some(s) => Ok(s),
@@ -414,16 +433,7 @@ pub fn decode_input(bytes: &[u8]) -> Result<Input, DecodeError> {
             if flags & !0b111 != 0 {
                 return r.err("unknown flag bits");
             }
-            let instrument = if flags & 1 != 0 {
-                Some(InstrumentId(r.u32()?))
-            } else {
-                None
-            };
-            let side = if flags & 2 != 0 {
-                Some(r.side()?)
-            } else {
-                None
-            };
+            let (instrument, side) = r.instrument_and_side(flags)?;
             let tif = if flags & 4 != 0 {
                 match TimeInForce::from_u8(r.u8()?) {
                     Some(t) => Some(t),
@@ -450,16 +460,7 @@ pub fn decode_input(bytes: &[u8]) -> Result<Input, DecodeError> {
             if flags & !0b11 != 0 {
                 return r.err("unknown flag bits");
             }
-            let instrument = if flags & 1 != 0 {
-                Some(InstrumentId(r.u32()?))
-            } else {
-                None
-            };
-            let side = if flags & 2 != 0 {
-                Some(r.side()?)
-            } else {
-                None
-            };
+            let (instrument, side) = r.instrument_and_side(flags)?;
             Input::MassStatus(MassStatusRequest {
                 participant,
                 instrument,

@@ -883,16 +883,25 @@ impl Application for FixApp {
     }
 }
 
-fn price_field(msg: &Message<'_>, tag: u32, info: &InstrumentInfo) -> Result<Option<i64>, String> {
+/// A decimal field as given, with its sign and value; `None` if absent.
+fn decimal_field<'m>(
+    msg: &Message<'m>,
+    tag: u32,
+) -> Result<Option<(std::borrow::Cow<'m, str>, bool, Decimal)>, String> {
     let Some(raw) = msg.get(tag) else {
         return Ok(None);
     };
     let text = String::from_utf8_lossy(raw);
-    let (negative, value) = msg
-        .get_decimal(tag)
-        .ok()
-        .flatten()
-        .ok_or_else(|| format!("tag {tag} value {text} is not a decimal number"))?;
+    match msg.get_decimal(tag) {
+        Ok(Some((negative, value))) => Ok(Some((text, negative, value))),
+        _ => Err(format!("tag {tag} value {text} is not a decimal number")),
+    }
+}
+
+fn price_field(msg: &Message<'_>, tag: u32, info: &InstrumentInfo) -> Result<Option<i64>, String> {
+    let Some((text, negative, value)) = decimal_field(msg, tag)? else {
+        return Ok(None);
+    };
     to_units(negative, value, info.tick_size)
         .map(Some)
         .ok_or_else(|| {
@@ -905,15 +914,9 @@ fn price_field(msg: &Message<'_>, tag: u32, info: &InstrumentInfo) -> Result<Opt
 }
 
 fn qty_field(msg: &Message<'_>, tag: u32, info: &InstrumentInfo) -> Result<Option<u64>, String> {
-    let Some(raw) = msg.get(tag) else {
+    let Some((text, negative, value)) = decimal_field(msg, tag)? else {
         return Ok(None);
     };
-    let text = String::from_utf8_lossy(raw);
-    let (negative, value) = msg
-        .get_decimal(tag)
-        .ok()
-        .flatten()
-        .ok_or_else(|| format!("tag {tag} value {text} is not a decimal number"))?;
     if negative {
         return Err(format!("quantity {text} must not be negative"));
     }
