@@ -18,6 +18,7 @@ use engine::{
 };
 use gateway::fix::app::InstrumentInfo;
 use gateway::fix::config::{CancelOnDisconnect, RateLimit, SessionConfig, WeeklyReset};
+use gateway::ws::config::{TlsFiles, WsConfig, WsParticipant, parse_public_key};
 use journal::Durability;
 use serde::Deserialize;
 
@@ -38,6 +39,9 @@ pub struct VenueFile {
     /// `[fix]`
     #[serde(default)]
     pub fix: FixSection,
+    /// `[websocket]`
+    #[serde(default)]
+    pub websocket: WebSocketSection,
     /// `[[instrument]]`
     #[serde(rename = "instrument", default)]
     pub instruments: Vec<InstrumentEntry>,
@@ -141,6 +145,80 @@ impl Default for FixSection {
     }
 }
 
+/// `[websocket]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebSocketSection {
+    /// Listen address.
+    pub listen: String,
+    /// PEM certificate chain for `wss://`.
+    pub tls_cert: Option<String>,
+    /// PEM private key for `wss://`.
+    pub tls_key: Option<String>,
+    /// Heartbeat period.
+    pub heartbeat_ms: u64,
+    /// Largest login clock difference.
+    pub login_skew_ms: u64,
+    /// Failed logins per address a minute.
+    pub login_failures_per_minute: u32,
+    /// Connections per address.
+    pub max_connections_per_address: u32,
+    /// Largest frame.
+    pub max_frame_bytes: usize,
+    /// Subscriptions per connection.
+    pub max_subscriptions: usize,
+    /// Largest book depth.
+    pub max_book_depth: u32,
+    /// Messages waiting per connection before conflation.
+    pub send_queue_max: usize,
+    /// Private events kept per participant for resume.
+    pub private_buffer_events: usize,
+}
+
+impl Default for WebSocketSection {
+    fn default() -> Self {
+        let d = WsConfig::new(([127, 0, 0, 1], 9879).into(), Vec::new(), Vec::new());
+        WebSocketSection {
+            listen: d.listen.to_string(),
+            tls_cert: None,
+            tls_key: None,
+            heartbeat_ms: d.heartbeat_ms,
+            login_skew_ms: d.login_skew_ms,
+            login_failures_per_minute: d.login_failures_per_minute,
+            max_connections_per_address: d.max_connections_per_address,
+            max_frame_bytes: d.max_frame_bytes,
+            max_subscriptions: d.max_subscriptions,
+            max_book_depth: d.max_book_depth,
+            send_queue_max: d.send_queue_max,
+            private_buffer_events: d.private_buffer_events,
+        }
+    }
+}
+
+/// `[participant.websocket]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSocketEntry {
+    /// Ed25519 public keys, hex.
+    pub public_keys: Vec<String>,
+    /// `none`, `day` or `all`.
+    #[serde(default = "default_cod")]
+    pub cancel_on_disconnect: String,
+    /// Connections logged in at once.
+    #[serde(default = "default_ws_connections")]
+    pub max_connections: u32,
+    /// Order entry messages a second per connection; 0 for no limit.
+    #[serde(default = "default_rate")]
+    pub rate_per_second: u32,
+    /// Burst.
+    #[serde(default = "default_burst")]
+    pub rate_burst: u32,
+}
+
+fn default_ws_connections() -> u32 {
+    10
+}
+
 /// `[[instrument]]`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -210,6 +288,9 @@ pub struct ParticipantEntry {
     /// Its FIX session, if it trades over FIX.
     #[serde(default)]
     pub fix: Option<FixSessionEntry>,
+    /// Its WebSocket keys, if it trades over WebSocket.
+    #[serde(default)]
+    pub websocket: Option<WebSocketEntry>,
 }
 
 fn default_stp() -> String {
@@ -325,6 +406,8 @@ pub struct VenueConfig {
     pub fix_idle: (u32, u32),
     /// Instruments as the gateway sees them.
     pub instruments: Vec<InstrumentInfo>,
+    /// The WebSocket gateway.
+    pub ws: WsConfig,
 }
 
 /// Reads and checks `path`.
@@ -510,6 +593,7 @@ fn check(file: VenueFile) -> Result<VenueConfig> {
     let mut sessions = Vec::new();
     let mut pids = BTreeSet::new();
     let mut comp_ids: BTreeMap<String, String> = BTreeMap::new();
+    let mut ws_participants = Vec::new();
     for p in &file.participants {
         let at = format!("[[participant]] {} (id {})", p.name, p.id);
         if !pids.insert(p.id) {
@@ -529,8 +613,17 @@ fn check(file: VenueFile) -> Result<VenueConfig> {
             id: ParticipantId(p.id),
             stp,
         });
+        if let Some(w) = &p.websocket {
+            ws_participants.push(ws_participant(p, w).with_context(|| at.clone())?);
+        }
         let Some(f) = &p.fix else {
-            bail!("{at} has no way to log on: add a [participant.fix] session");
+            if p.websocket.is_none() {
+                bail!(
+                    "{at} has no way to log on: add a [participant.fix] session or \
+                     [participant.websocket] public_keys"
+                );
+            }
+            continue;
         };
         if let Some(other) = comp_ids.insert(f.sender_comp_id.clone(), p.name.clone()) {
             bail!(
@@ -589,6 +682,41 @@ fn check(file: VenueFile) -> Result<VenueConfig> {
         orders_capacity: file.engine.orders_capacity,
     };
     engine.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let w = &file.websocket;
+    let mut ws = WsConfig::new(
+        w.listen.parse().with_context(|| {
+            format!(
+                "[websocket] listen {:?}: expected an address such as 127.0.0.1:9879",
+                w.listen
+            )
+        })?,
+        ws_participants,
+        infos.clone(),
+    );
+    ws.tls = match (&w.tls_cert, &w.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles {
+            cert: cert.into(),
+            key: key.into(),
+        }),
+        (None, None) => None,
+        _ => bail!("[websocket] TLS needs both tls_cert and tls_key (PEM files)"),
+    };
+    if w.max_book_depth == 0 || w.send_queue_max < 16 || w.max_frame_bytes < 1024 {
+        bail!(
+            "[websocket] max_book_depth must be positive, send_queue_max at least 16 and \
+             max_frame_bytes at least 1024"
+        );
+    }
+    ws.venue_name = file.venue.name.clone();
+    ws.heartbeat_ms = w.heartbeat_ms.max(1);
+    ws.login_skew_ms = w.login_skew_ms;
+    ws.login_failures_per_minute = w.login_failures_per_minute;
+    ws.max_connections_per_address = w.max_connections_per_address;
+    ws.max_frame_bytes = w.max_frame_bytes;
+    ws.max_subscriptions = w.max_subscriptions;
+    ws.max_book_depth = w.max_book_depth;
+    ws.send_queue_max = w.send_queue_max;
+    ws.private_buffer_events = w.private_buffer_events;
     Ok(VenueConfig {
         name: file.venue.name,
         durability,
@@ -605,6 +733,41 @@ fn check(file: VenueFile) -> Result<VenueConfig> {
         fix_sessions: sessions,
         fix_idle: (file.fix.idle_spins, file.fix.idle_yields),
         instruments: infos,
+        ws,
+    })
+}
+
+fn ws_participant(p: &ParticipantEntry, w: &WebSocketEntry) -> Result<WsParticipant> {
+    if w.public_keys.is_empty() {
+        bail!("[participant.websocket] public_keys is empty; add a key from `venue ws-keygen`");
+    }
+    let keys = w
+        .public_keys
+        .iter()
+        .map(|k| {
+            parse_public_key(k).map_err(|e| {
+                anyhow::anyhow!(
+                    "public key {k:?}: {e} (put the public half printed by `venue ws-keygen`, \
+                     never a private key)"
+                )
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(WsParticipant {
+        id: ParticipantId(p.id),
+        name: p.name.clone(),
+        keys,
+        cancel_on_disconnect: match w.cancel_on_disconnect.as_str() {
+            "none" => CancelOnDisconnect::None,
+            "day" => CancelOnDisconnect::Day,
+            "all" => CancelOnDisconnect::All,
+            other => bail!(
+                "[participant.websocket] cancel_on_disconnect {other:?}: expected none, day or all"
+            ),
+        },
+        max_connections: w.max_connections.max(1),
+        rate_per_second: w.rate_per_second,
+        rate_burst: w.rate_burst,
     })
 }
 

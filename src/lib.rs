@@ -9,10 +9,14 @@
 //! - [`demo`]: a small built-in venue for `venue selfcheck` and the tests.
 //! - [`fix_gateway`]: the FIX acceptor's thread, its session stores, and
 //!   the re-derivation of undelivered execution reports after a crash.
+//! - [`ws_gateway`]: which outputs go to the FIX and the WebSocket
+//!   gateways, and the books the WebSocket gateway starts from.
 #![forbid(unsafe_code)]
 
 pub mod config;
 pub mod demo;
 pub mod fix_gateway;
+pub mod node;
 pub mod runtime;
 pub mod snapshot;
+pub mod ws_gateway;

@@ -33,6 +33,9 @@ enum Command {
         /// Where the FIX acceptor listens (overrides `[fix] listen`).
         #[arg(long)]
         fix_listen: Option<std::net::SocketAddr>,
+        /// Where the WebSocket API listens (overrides `[websocket] listen`).
+        #[arg(long)]
+        ws_listen: Option<std::net::SocketAddr>,
         /// Journal durability (overrides `[journal] durability`): `process`
         /// (appended = safe from a process crash; reports leave at once),
         /// `group` (synced every --flush-interval-us; reports wait for the
@@ -51,6 +54,13 @@ enum Command {
     /// Hash a FIX logon password (read from the first line of stdin) for a
     /// session's `password_hash`: an Argon2id PHC string.
     HashPassword,
+    /// Make an Ed25519 key pair for WebSocket logins: the public key goes in
+    /// the participant's `[participant.websocket] public_keys`, the private
+    /// key (written to FILE, mode 0600) stays with the client.
+    WsKeygen {
+        /// Where to write the private key (hex).
+        file: std::path::PathBuf,
+    },
     /// Inspect and check a journal directory.
     #[command(subcommand)]
     Journal(journal_cmd::JournalCommand),
@@ -77,6 +87,12 @@ fn config_check(file: &std::path::Path) -> Result<()> {
         c.fix_sessions.len(),
         c.fix_listen
     );
+    println!(
+        "  WebSocket on {}{}: {} participants with keys",
+        c.ws.listen,
+        if c.ws.tls.is_some() { " (TLS)" } else { "" },
+        c.ws.participants.len()
+    );
     Ok(())
 }
 
@@ -95,6 +111,28 @@ fn hash_password() -> Result<()> {
     Ok(())
 }
 
+fn ws_keygen(file: &std::path::Path) -> Result<()> {
+    use std::io::Write;
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness for a key: {e}"))?;
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options
+        .open(file)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", file.display()))?;
+    writeln!(f, "{}", hex::encode(seed))
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", file.display()))?;
+    println!("private key written to {} (keep it secret)", file.display());
+    println!(
+        "public key (for public_keys): {}",
+        hex::encode(key.verifying_key().as_bytes())
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: Result<()> = match cli.command {
@@ -102,6 +140,7 @@ fn main() -> ExitCode {
             config,
             data,
             fix_listen,
+            ws_listen,
             durability,
             flush_interval_us,
         } => run::run(
@@ -109,6 +148,7 @@ fn main() -> ExitCode {
             &data,
             &run::Overrides {
                 fix_listen,
+                ws_listen,
                 durability,
                 flush_interval_us,
             },
@@ -116,6 +156,7 @@ fn main() -> ExitCode {
         Command::Config(ConfigCommand::Check { file }) => config_check(&file),
         Command::Selfcheck => selfcheck::run(),
         Command::HashPassword => hash_password(),
+        Command::WsKeygen { file } => ws_keygen(&file),
         Command::Journal(cmd) => journal_cmd::run(cmd),
     };
     match result {

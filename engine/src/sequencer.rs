@@ -37,6 +37,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_queue::ArrayQueue;
 
@@ -187,6 +188,7 @@ impl InputSender {
 #[derive(Clone, Debug)]
 pub struct OutputReceiver {
     ring: Arc<ArrayQueue<Output>>,
+    released: Arc<AtomicU64>,
 }
 
 impl OutputReceiver {
@@ -200,6 +202,17 @@ impl OutputReceiver {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.ring.is_empty()
+    }
+
+    /// The sequence number through which every input's outputs are on the
+    /// outbound rings (or were dropped because no route takes them). Read it
+    /// before finding this ring empty, and everything through it has been
+    /// taken off this ring: that is how a gateway knows an input is complete
+    /// (all of its events seen), or that it is up to date when its route
+    /// took nothing for a while.
+    #[must_use]
+    pub fn released_through(&self) -> u64 {
+        self.released.load(Ordering::Acquire)
     }
 }
 
@@ -278,6 +291,9 @@ pub struct Sequencer<L: InputLog> {
     config: SequencerConfig,
     inbound: Arc<ArrayQueue<(Input, Origin)>>,
     outbound: Vec<Outbound>,
+    /// See [`OutputReceiver::released_through`].
+    released: Arc<AtomicU64>,
+    released_cached: u64,
     /// Which rings already took the front pending output (or the front
     /// refusal), when another ring was full: bit `i` for ring `i`.
     front_delivered: u64,
@@ -310,6 +326,7 @@ impl<L: InputLog> Sequencer<L> {
     #[must_use]
     pub fn new(engine: Engine, log: L, config: SequencerConfig, last_time_ns: TimeNs) -> Self {
         assert!(config.batch_max > 0, "batch_max must be positive");
+        let last_seq = log.last_seq();
         Sequencer {
             engine,
             log,
@@ -318,6 +335,8 @@ impl<L: InputLog> Sequencer<L> {
                 ring: Arc::new(ArrayQueue::new(config.outbound_capacity.max(1))),
                 route: None,
             }],
+            released: Arc::new(AtomicU64::new(last_seq)),
+            released_cached: last_seq,
             front_delivered: 0,
             refused_front_delivered: 0,
             pending: VecDeque::with_capacity(config.batch_max * 8),
@@ -344,6 +363,7 @@ impl<L: InputLog> Sequencer<L> {
     pub fn receiver(&self) -> OutputReceiver {
         OutputReceiver {
             ring: Arc::clone(&self.outbound[0].ring),
+            released: Arc::clone(&self.released),
         }
     }
 
@@ -376,6 +396,7 @@ impl<L: InputLog> Sequencer<L> {
             .iter()
             .map(|o| OutputReceiver {
                 ring: Arc::clone(&o.ring),
+                released: Arc::clone(&self.released),
             })
             .collect()
     }
@@ -532,6 +553,15 @@ impl<L: InputLog> Sequencer<L> {
             }
             self.pending.pop_front();
             released += 1;
+        }
+        let through = match self.pending.front() {
+            Some(&(seq, ..)) => seq - 1,
+            None => self.log.last_seq(),
+        }
+        .min(durable);
+        if through > self.released_cached {
+            self.released_cached = through;
+            self.released.store(through, Ordering::Release);
         }
         released
     }

@@ -511,7 +511,12 @@ impl Acceptor {
     fn drain_outputs(&mut self, now_ns: u64) -> usize {
         let mut n = 0;
         while n < OUTPUT_BATCH {
+            // Read before finding the ring empty: everything through it has
+            // been handled (this ring may take nothing for a while when
+            // other gateways' participants trade).
+            let released = self.outputs.released_through();
             let Some(out) = self.outputs.try_recv() else {
+                self.handled_through = self.handled_through.max(released);
                 break;
             };
             if let engine::sequencer::Output::Event { seq, .. } = &out {

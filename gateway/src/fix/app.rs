@@ -82,7 +82,8 @@ pub fn origin_of(session: usize, seq: u64) -> Origin {
 /// Unpacks [`origin_of`]: `(session index, MsgSeqNum)`.
 #[must_use]
 pub fn origin_parts(origin: Origin) -> Option<(usize, u64)> {
-    if origin == ORIGIN_NONE {
+    // The top bit marks the WebSocket gateway's inputs.
+    if origin == ORIGIN_NONE || origin >> 63 != 0 {
         return None;
     }
     Some((((origin >> 48) - 1) as usize, origin & ((1 << 48) - 1)))

@@ -359,6 +359,10 @@ pub struct InstrumentMsg {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[allow(missing_docs)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "built and serialized at once, never stored in bulk"
+)]
 pub enum ServerMsg {
     Hello {
         venue: String,
