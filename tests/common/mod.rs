@@ -3,6 +3,7 @@
 
 pub(crate) mod fix_client;
 pub(crate) mod in_process;
+pub(crate) mod ws_raw;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
