@@ -27,7 +27,7 @@
 //! When a message returns [`BookStatus::ResyncNeeded`] the book forgets its
 //! levels (they can no longer be trusted) and waits for a snapshot: the
 //! owner should resubscribe (`unsubscribe` then `subscribe` at the same
-//! depth), which is what the WebSocket client does. The book only
+//! depth), which is what [`crate::ws::client::Client`] does. The book only
 //! ever shows in-order, checksum-verified state: [`LocalBook::bids`] and
 //! [`LocalBook::asks`] are empty while [`LocalBook::is_synced`] is false.
 //!
