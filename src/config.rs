@@ -173,6 +173,8 @@ pub struct WebSocketSection {
     pub send_queue_max: usize,
     /// Private events kept per participant for resume.
     pub private_buffer_events: usize,
+    /// SO_SNDBUF per connection; 0 for the kernel's autotuning.
+    pub socket_send_buffer_bytes: usize,
 }
 
 impl Default for WebSocketSection {
@@ -191,6 +193,7 @@ impl Default for WebSocketSection {
             max_book_depth: d.max_book_depth,
             send_queue_max: d.send_queue_max,
             private_buffer_events: d.private_buffer_events,
+            socket_send_buffer_bytes: d.socket_send_buffer_bytes,
         }
     }
 }
@@ -717,6 +720,7 @@ fn check(file: VenueFile) -> Result<VenueConfig> {
     ws.max_book_depth = w.max_book_depth;
     ws.send_queue_max = w.send_queue_max;
     ws.private_buffer_events = w.private_buffer_events;
+    ws.socket_send_buffer_bytes = w.socket_send_buffer_bytes;
     Ok(VenueConfig {
         name: file.venue.name,
         durability,

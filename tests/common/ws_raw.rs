@@ -15,7 +15,8 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// The demo private key of participant `n` (examples/keys).
 pub(crate) fn demo_key(n: u32) -> SigningKey {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/keys/participant-{n}.key"));
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/keys/participant-{n}.key"));
     let text = std::fs::read_to_string(&path).expect("the demo key exists");
     let seed: [u8; 32] = hex::decode(text.trim())
         .expect("hex")
@@ -46,6 +47,20 @@ impl Raw {
             .expect("connects");
         let hello = next_json(&mut ws).await.expect("hello");
         assert_eq!(hello["type"], "hello", "{hello}");
+        Raw { ws, hello }
+    }
+
+    /// A connection whose socket takes in at most about `rcvbuf` bytes
+    /// unread: a reader that falls behind quickly.
+    pub(crate) async fn connect_small(addr: SocketAddr, rcvbuf: u32) -> Raw {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        socket.set_recv_buffer_size(rcvbuf).expect("SO_RCVBUF");
+        let stream = socket.connect(addr).await.expect("connects");
+        let (mut ws, _) =
+            tokio_tungstenite::client_async(format!("ws://{addr}/"), MaybeTlsStream::Plain(stream))
+                .await
+                .expect("handshake");
+        let hello = next_json(&mut ws).await.expect("hello");
         Raw { ws, hello }
     }
 

@@ -66,6 +66,10 @@ pub struct WsConfig {
     pub send_queue_max: usize,
     /// Private events kept per participant for `resume`.
     pub private_buffer_events: usize,
+    /// SO_SNDBUF of each connection's socket; 0 leaves the kernel's
+    /// autotuning (up to megabytes per connection). A small buffer makes a
+    /// slow reader show up in the send queue, and so be conflated, sooner.
+    pub socket_send_buffer_bytes: usize,
     /// The participants that have keys.
     pub participants: Vec<WsParticipant>,
     /// The instruments.
@@ -94,6 +98,7 @@ impl WsConfig {
             max_book_depth: 100,
             send_queue_max: 8192,
             private_buffer_events: 65_536,
+            socket_send_buffer_bytes: 0,
             participants,
             instruments,
         }

@@ -73,7 +73,7 @@ fn parse_ord_type(s: &str) -> Result<OrdType, Refuse> {
         .ok_or_else(|| {
             refuse(
                 "invalid_field",
-                format!("type must be limit, market, stop or stop_limit, not {s:?}"),
+                format!("ord_type must be limit, market, stop or stop_limit, not {s:?}"),
             )
         })
 }
@@ -231,7 +231,7 @@ pub fn exec_msg(x: &ExecutionReport, symbol: &str, st: Stamp) -> ExecMsg {
         qty_lots: x.order_qty_lots,
         leaves_qty_lots: x.leaves_qty_lots,
         cum_qty_lots: x.cum_qty_lots,
-        cum_notional: x.cum_notional_tick_lots,
+        cum_notional: x.cum_notional_tick_lots.to_string(),
         last_qty_lots: x.last_qty_lots,
         last_px_ticks: x.last_px_ticks,
         trade_id: (x.trade_id.0 != 0).then_some(x.trade_id.0),

@@ -59,7 +59,7 @@ pub struct NewOrderReq {
     pub cl_ord_id: String,
     pub symbol: String,
     pub side: String,
-    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ord_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tif: Option<String>,
@@ -250,7 +250,6 @@ pub struct ExecMsg {
     pub orig_cl_ord_id: Option<String>,
     pub symbol: String,
     pub side: String,
-    #[serde(rename = "type")]
     pub ord_type: String,
     pub tif: String,
     pub price_ticks: Option<i64>,
@@ -258,10 +257,9 @@ pub struct ExecMsg {
     pub qty_lots: u64,
     pub leaves_qty_lots: u64,
     pub cum_qty_lots: u64,
-    /// Sum over fills of ticks × lots; a string-free integer that may exceed
-    /// 2^53, so clients in languages with float-only JSON numbers should
-    /// parse it with care.
-    pub cum_notional: i128,
+    /// Sum over fills of ticks × lots, an integer written as a string (it
+    /// can exceed 2^53, beyond what many JSON parsers keep exactly).
+    pub cum_notional: String,
     pub last_qty_lots: u64,
     pub last_px_ticks: i64,
     pub trade_id: Option<u64>,

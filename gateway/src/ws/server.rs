@@ -191,6 +191,10 @@ async fn accept_loop(std_listener: std::net::TcpListener, shared: Arc<Shared>) {
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                if shared.cfg.socket_send_buffer_bytes > 0 {
+                    let _ = socket2::SockRef::from(&stream)
+                        .set_send_buffer_size(shared.cfg.socket_send_buffer_bytes);
+                }
                 let shared = Arc::clone(&shared);
                 tokio::spawn(async move {
                     match shared.tls.clone() {
