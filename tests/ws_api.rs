@@ -25,7 +25,7 @@ fn start_with(tweak: impl FnOnce(&mut VenueConfig)) -> (Node, tempfile::TempDir)
             .expect("the example configuration loads");
     config.fix_listen = "127.0.0.1:0".parse().expect("addr");
     config.ws.listen = "127.0.0.1:0".parse().expect("addr");
-    // config.durability = journal::Durability::Process;
+    config.durability = journal::Durability::Process;
     config.snapshot_every_inputs = 0;
     tweak(&mut config);
     let node = Node::start(&config, dir.path()).expect("the venue starts");

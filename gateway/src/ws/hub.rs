@@ -39,6 +39,10 @@ pub const WS_ORIGIN: Origin = 1 << 63;
 /// Set on the origin of a `mass_status`, so the hub can say when it is done.
 pub const WS_MASS_STATUS: Origin = 1 << 31;
 
+/// Most outputs taken per turn; a busy turn publishes books at least this
+/// often.
+const OUTPUTS_PER_TURN: usize = 1024;
+
 /// A connection's number.
 pub type ConnId = u64;
 
@@ -418,38 +422,58 @@ impl Hub {
         }
     }
 
-    /// One turn: outputs, then (at an input boundary) book messages and
-    /// commands, then heartbeats. Returns how much it did.
+    /// One turn: outputs, with book messages and commands at an input
+    /// boundary (once a turn while outputs keep coming, so that a busy
+    /// venue still publishes its books and takes subscriptions), then
+    /// heartbeats. Returns how much it did.
     pub fn turn(&mut self, now: Instant) -> usize {
         let mut work = 0;
-        let mut complete = false;
-        for _ in 0..4096 {
+        let mut applied = 0usize;
+        let mut boundary_done = false;
+        for _ in 0..OUTPUTS_PER_TURN {
             let released = self.outputs.released_through();
             match self.outputs.try_recv() {
                 Some(out) => {
+                    // The first output of a new input: everything before it
+                    // is complete, a boundary to publish at.
+                    if applied > 0
+                        && !boundary_done
+                        && let Output::Event { seq, .. } = &out
+                        && *seq != self.last_seq
+                    {
+                        work += self.at_boundary();
+                        boundary_done = true;
+                    }
                     self.on_output(&out);
+                    applied += 1;
                     work += 1;
                 }
                 None => {
-                    complete = released >= self.last_seq;
+                    if released >= self.last_seq {
+                        work += self.at_boundary();
+                    }
                     break;
                 }
             }
-        }
-        if complete {
-            work += self.flush_books();
-            self.finish_mass_status(u64::MAX);
-            while let Ok(c) = self.commands.try_recv() {
-                self.on_command(c);
-                work += 1;
-            }
-            work += self.refresh_stale();
         }
         if now >= self.next_heartbeat {
             self.heartbeats();
             self.next_heartbeat = now + Duration::from_millis(self.cfg.heartbeat_ms.max(1));
         }
         work
+    }
+
+    /// At an input boundary: book updates, finished mass status answers,
+    /// commands (subscriptions see a book that is whole), snapshots for
+    /// conflated subscribers that caught up.
+    fn at_boundary(&mut self) -> usize {
+        let mut work = self.flush_books();
+        self.finish_mass_status(u64::MAX);
+        while let Ok(c) = self.commands.try_recv() {
+            self.on_command(c);
+            work += 1;
+        }
+        work + self.refresh_stale()
     }
 
     fn on_output(&mut self, out: &Output) {
@@ -667,6 +691,10 @@ impl Hub {
             }
             m.dirty = false;
             for si in 0..m.streams.len() {
+                if m.streams[si].subs.is_empty() {
+                    // Caught up when someone subscribes again.
+                    continue;
+                }
                 let (bids, asks) = m.top(m.streams[si].depth);
                 let s = &mut m.streams[si];
                 let bid_changes = diff(&s.bids, &bids, |a, b| a > b);
@@ -956,7 +984,19 @@ impl Hub {
             Channel::Book { inst, depth } => {
                 let m = &mut self.mirrors[inst];
                 let si = match m.streams.iter().position(|s| s.depth == depth) {
-                    Some(i) => i,
+                    Some(i) => {
+                        // A stream nobody read for a while: what changed
+                        // meanwhile counts as one update nobody was sent,
+                        // so its numbers never go back.
+                        let (bids, asks) = m.top(depth);
+                        let s = &mut m.streams[i];
+                        if s.bids != bids || s.asks != asks {
+                            s.seq += 1;
+                            s.bids = bids;
+                            s.asks = asks;
+                        }
+                        i
+                    }
                     None => {
                         let (bids, asks) = m.top(depth);
                         m.streams.push(Stream {
@@ -1004,11 +1044,9 @@ impl Hub {
         match channel {
             Channel::Book { inst, depth } => {
                 let m = &mut self.mirrors[inst];
+                // The stream stays (with its numbers) for the next subscriber.
                 if let Some(i) = m.streams.iter().position(|s| s.depth == depth) {
                     m.streams[i].subs.retain(|s| s.conn != conn);
-                    if m.streams[i].subs.is_empty() {
-                        m.streams.swap_remove(i);
-                    }
                 }
             }
             Channel::Trades { inst } => self.mirrors[inst].trade_subs.retain(|c| *c != conn),
