@@ -929,4 +929,52 @@ mod tests {
         );
         assert!(check_text(&text).is_err());
     }
+
+    #[test]
+    fn websocket_keys_and_settings_are_checked() {
+        let c = check_text(EXAMPLE).unwrap();
+        assert_eq!(c.ws.participants.len(), 4);
+        assert_eq!(c.ws.listen.port(), 9879);
+        assert_eq!(
+            c.ws.participants[2].cancel_on_disconnect,
+            CancelOnDisconnect::All
+        );
+        let key = "b97d229895fa7c8745c867f9446ac91fcc4961878b2c3bba1807e6e370ea1381";
+        let cases = [
+            (key, "not-hex", "venue ws-keygen"),
+            (key, "abcd", "32 bytes"),
+            (
+                "# tls_cert = \"cert.pem\"",
+                "tls_cert = \"cert.pem\"",
+                "both tls_cert and tls_key",
+            ),
+            (
+                "max_book_depth = 100",
+                "max_book_depth = 0",
+                "max_book_depth must be positive",
+            ),
+            (
+                "listen = \"127.0.0.1:9879\"",
+                "listen = \"here\"",
+                "[websocket] listen",
+            ),
+            (
+                "max_subscriptions = 64",
+                "max_subscriptions = \"many\"",
+                "line",
+            ),
+        ];
+        for (from, to, want) in cases {
+            let e = error_of(from, to);
+            assert!(e.contains(want), "{from} -> {to}: {e}");
+        }
+        // A participant may trade over WebSocket only.
+        let start = EXAMPLE
+            .find("[participant.fix]\nsender_comp_id = \"CLIENT2\"")
+            .unwrap();
+        let end = EXAMPLE[start..].find("[participant.websocket]").unwrap() + start;
+        let ws_only = format!("{}{}", &EXAMPLE[..start], &EXAMPLE[end..]);
+        let c = check_text(&ws_only).unwrap();
+        assert_eq!((c.fix_sessions.len(), c.ws.participants.len()), (3, 4));
+    }
 }

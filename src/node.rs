@@ -123,7 +123,7 @@ impl Node {
             seq.sender(),
             ws_outputs,
             &books,
-            journal_last_seq,
+            (journal_last_seq, seq.last_time_ns()),
             Arc::clone(&stop),
         )
         .with_context(|| format!("cannot start the WebSocket API on {}", config.ws.listen))?;

@@ -722,3 +722,97 @@ async fn a_slow_reader_is_conflated_and_others_are_unaffected() {
     assert_eq!(prev, fast_last, "and caught up with the same book");
     node.shutdown().expect("stops");
 }
+
+#[tokio::test]
+async fn wss_with_a_configured_certificate() {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate");
+    let files = tempfile::tempdir().expect("tmp");
+    let (cert_path, key_path) = (files.path().join("cert.pem"), files.path().join("key.pem"));
+    std::fs::write(&cert_path, certified.cert.pem()).expect("writes");
+    std::fs::write(&key_path, certified.signing_key.serialize_pem()).expect("writes");
+    let (node, _dir) = start_with(|c| {
+        c.ws.tls = Some(gateway::ws::config::TlsFiles {
+            cert: cert_path.clone(),
+            key: key_path.clone(),
+        });
+    });
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(certified.cert.der().clone()).expect("a root");
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(node.ws_addr)
+        .await
+        .expect("connects");
+    let stream = tokio_rustls::TlsConnector::from(std::sync::Arc::new(tls))
+        .connect(
+            rustls::pki_types::ServerName::try_from("localhost").expect("a name"),
+            tcp,
+        )
+        .await
+        .expect("the TLS handshake succeeds");
+    let (mut ws, _) = tokio_tungstenite::client_async("wss://localhost/", stream)
+        .await
+        .expect("the WebSocket handshake succeeds over TLS");
+    let hello = match ws.next().await {
+        Some(Ok(Message::Text(t))) => serde_json::from_str::<Value>(t.as_str()).expect("json"),
+        other => panic!("no hello: {other:?}"),
+    };
+    assert_eq!(hello["type"], "hello");
+    ws.send(Message::Text(r#"{"op":"ping","req_id":1}"#.into()))
+        .await
+        .expect("sends");
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) if t.as_str().contains("pong") => break,
+            Some(Ok(_)) => {}
+            other => panic!("no pong: {other:?}"),
+        }
+    }
+    // A plain-text client cannot speak to a TLS listener.
+    assert!(
+        tokio_tungstenite::connect_async(format!("ws://{}/", node.ws_addr))
+            .await
+            .is_err()
+    );
+    node.shutdown().expect("stops");
+}
+
+#[tokio::test]
+async fn order_entry_over_the_rate_waits_in_order_and_nothing_is_dropped() {
+    let (node, _dir) = start_with(|c| {
+        for p in &mut c.ws.participants {
+            p.rate_per_second = 10;
+            p.rate_burst = 2;
+        }
+    });
+    let mut c = Raw::connect(node.ws_addr).await;
+    c.login(1).await;
+    for i in 0..8 {
+        c.send(order(&format!("r-{i}"), "buy", 12790 + i, 1)).await;
+    }
+    let mut acks = Vec::new();
+    while acks.len() < 8 {
+        let v = c.recv_type("exec").await;
+        assert_eq!(v["exec_type"], "new", "{v}");
+        acks.push(v);
+    }
+    // In the order sent, every one accepted...
+    for (i, v) in acks.iter().enumerate() {
+        assert_eq!(v["cl_ord_id"], format!("r-{i}"));
+    }
+    // ...and the venue stamped the last six about 100 ms apart (10 a
+    // second after a burst of two): they waited, they were not refused.
+    let t = |i: usize| acks[i]["time_ns"].as_u64().expect("time");
+    let spread_ms = (t(7) - t(1)) / 1_000_000;
+    assert!(
+        spread_ms >= 450,
+        "over-rate requests were paced: {spread_ms} ms"
+    );
+    node.shutdown().expect("stops");
+}

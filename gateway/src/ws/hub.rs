@@ -328,8 +328,9 @@ impl std::fmt::Debug for Hub {
 pub type InitialBooks = Vec<(InstrumentId, Vec<BookLevel>)>;
 
 impl Hub {
-    /// A hub over the gateway's ring; `books` are the books at `last_seq`,
-    /// where the ring starts.
+    /// A hub over the gateway's ring; `books` are the books at `start`
+    /// (the last input's sequence number and time stamp), where the ring
+    /// starts.
     #[allow(clippy::too_many_arguments, reason = "wired once, by the server")]
     pub(crate) fn new(
         cfg: Arc<WsConfig>,
@@ -339,7 +340,7 @@ impl Hub {
         metrics: Arc<WsMetrics>,
         epoch: u64,
         books: &InitialBooks,
-        last_seq: u64,
+        start: (u64, u64),
     ) -> Hub {
         let mirrors = cfg
             .instruments
@@ -380,8 +381,8 @@ impl Hub {
             mirrors,
             privates: BTreeMap::new(),
             mass_status: BTreeMap::new(),
-            last_seq,
-            last_time_ns: 0,
+            last_seq: start.0,
+            last_time_ns: start.1,
             next_heartbeat: Instant::now(),
         }
     }

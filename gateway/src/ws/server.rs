@@ -93,7 +93,8 @@ impl Shared {
 
 /// Starts the gateway: binds the listener (so that a port in use is an
 /// error here), starts the hub and the I/O threads. `books` are the books
-/// at `last_seq`, the sequence number after which `outputs` begins.
+/// at `start`: the sequence number after which `outputs` begins, and that
+/// input's time stamp.
 ///
 /// # Errors
 /// The listener cannot be bound, the TLS files cannot be read, or a thread
@@ -104,7 +105,7 @@ pub fn start(
     sender: InputSender,
     outputs: OutputReceiver,
     books: &InitialBooks,
-    last_seq: u64,
+    start: (u64, u64),
     stop: Arc<AtomicBool>,
 ) -> io::Result<WsServer> {
     let tls = match &cfg.tls {
@@ -125,7 +126,7 @@ pub fn start(
         Arc::clone(&metrics),
         wall_ms(),
         books,
-        last_seq,
+        start,
     );
     let wake = hub.wake();
     let shared = Arc::new(Shared {
