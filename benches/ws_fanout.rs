@@ -33,7 +33,9 @@
 //!   checksum verified), in HDR percentiles merged over subscribers. For a
 //!   message that covers several inputs it is the delay of the *last* one
 //!   (the earlier ones waited longer);
-//! - resyncs (client library) and conflations (gateway) over the run.
+//! - resyncs (client library) and conflations (gateway) over the run;
+//! - CPU time by thread group over the window (`/proc/self/task/*/schedstat`)
+//!   and the gateway's (hub + I/O thread) CPU per delivered message.
 //!
 //! Messages and delays count for inputs stamped inside the measured window;
 //! after the driver stops, the bench waits (`--drain` seconds at most) for
@@ -45,7 +47,12 @@
 //! `socket_send_buffer_bytes` (how soon a subscriber that falls behind is
 //! conflated instead of queued for). Everything (sequencer,
 //! hub, server I/O thread, driver, subscribers) shares this machine's cores:
-//! the figures are those of the whole loop on one box.
+//! the figures are those of the whole loop on one box. On a 2-core machine
+//! the subscribers (JSON decoding, local books, checksums) take the largest
+//! share, and the backlog that makes the delay sits mostly in their
+//! sockets' receive queues, which the gateway's `send_queue_max` does not
+//! see; and the sequencer's `backoff` idle strategy, spinning and yielding
+//! between inputs, takes a third of a core or more from the others.
 
 use std::collections::BTreeMap;
 use std::path::Path;
