@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use anyhow::{Context, Result};
-use engine::sequencer::{Sequencer, SequencerConfig};
+use engine::sequencer::{InputSender, Sequencer, SequencerConfig};
 use gateway::ws::hub::WsMetrics;
 use gateway::ws::server::WsServer;
 use journal::{Durability, JournalConfig};
@@ -28,6 +28,7 @@ pub struct Node {
     /// The WebSocket gateway's figures.
     pub ws_metrics: Arc<WsMetrics>,
     stop: Arc<AtomicBool>,
+    sender: InputSender,
     fix_thread: Option<JoinHandle<()>>,
     ws: Option<WsServer>,
     seq: Option<JoinHandle<Sequencer<JournalLog>>>,
@@ -102,6 +103,7 @@ impl Node {
             r.last_time_ns,
         );
         let stop = Arc::new(AtomicBool::new(false));
+        let sender = seq.sender();
         let journal_last_seq = seq.log().journal().last_seq();
         let books = crate::ws_gateway::books(seq.engine());
         let [fix_outputs, ws_outputs]: [_; 2] = seq
@@ -155,11 +157,24 @@ impl Node {
             ws_addr: ws.addr,
             ws_metrics: Arc::clone(&ws.metrics),
             stop,
+            sender,
             fix_thread: Some(fix_thread),
             ws: Some(ws),
             seq: Some(handle),
             snapshot_dir,
         })
+    }
+
+    /// A producer handle on the sequencer's inbound ring, beside the
+    /// gateways': for load tools and benchmarks that drive the venue at a
+    /// rate no client connection could (`benches/ws_fanout.rs`). Inputs sent
+    /// here bypass every gateway check (logins, rate limits, decimal
+    /// conversion); the engine still checks them as it does any input.
+    /// Their origin is `ORIGIN_NONE` unless sent with `send_from`, so a
+    /// refusal (a full ring) reaches no client.
+    #[must_use]
+    pub fn input_sender(&self) -> InputSender {
+        self.sender.clone()
     }
 
     /// Set it to stop the venue.

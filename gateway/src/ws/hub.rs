@@ -29,7 +29,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use crate::fix::config::CancelOnDisconnect;
 use crate::ws::config::WsConfig;
 use crate::ws::convert::{self, Stamp, side_name};
-use crate::ws::outbox::Outbox;
+use crate::ws::outbox::{Outbox, Wakeups};
 use crate::ws::protocol::{
     BookMsg, MassStatusDoneMsg, ReqId, Resume, ServerMsg, TradeMsg, book_checksum,
 };
@@ -304,6 +304,11 @@ pub struct Hub {
     commands: Receiver<Command>,
     wake: HubWake,
     metrics: Arc<WsMetrics>,
+    /// Wakes the writers of fanned-out messages, once per turn.
+    wakeups: Arc<Wakeups>,
+    /// Outboxes queued to since the last [`Wakeups::submit`] whose writers
+    /// need a wake.
+    to_wake: Vec<Arc<Outbox>>,
     epoch: u64,
     conns: BTreeMap<ConnId, Conn>,
     mirrors: Vec<Mirror>,
@@ -338,6 +343,7 @@ impl Hub {
         sender: InputSender,
         commands: Receiver<Command>,
         metrics: Arc<WsMetrics>,
+        wakeups: Arc<Wakeups>,
         epoch: u64,
         books: &InitialBooks,
         start: (u64, u64),
@@ -376,6 +382,8 @@ impl Hub {
             commands,
             wake: HubWake::new(),
             metrics,
+            wakeups,
+            to_wake: Vec::new(),
             epoch,
             conns: BTreeMap::new(),
             mirrors,
@@ -461,6 +469,8 @@ impl Hub {
             self.heartbeats();
             self.next_heartbeat = now + Duration::from_millis(self.cfg.heartbeat_ms.max(1));
         }
+        // One cross-thread wake for all the writers this turn fed.
+        self.wakeups.submit(&mut self.to_wake);
         work
     }
 
@@ -647,7 +657,11 @@ impl Hub {
         let hard = self.cfg.send_queue_max.saturating_mul(2).max(1);
         for c in &m.trade_subs {
             if let Some(conn) = self.conns.get(c) {
-                if conn.outbox.push(msg.clone()) > hard {
+                let (n, wake) = conn.outbox.push_deferred(msg.clone());
+                if wake {
+                    self.to_wake.push(Arc::clone(&conn.outbox));
+                }
+                if n > hard {
                     self.metrics.slow_closes.fetch_add(1, Ordering::Relaxed);
                     conn.outbox.close(1008, "slow consumer");
                 }
@@ -733,7 +747,9 @@ impl Hub {
                         self.metrics.conflations.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
-                    conn.outbox.push(msg.clone());
+                    if conn.outbox.push_deferred(msg.clone()).1 {
+                        self.to_wake.push(Arc::clone(&conn.outbox));
+                    }
                     sent += 1;
                 }
             }
@@ -767,7 +783,9 @@ impl Hub {
                                 )
                             })
                             .clone();
-                        conn.outbox.push(msg);
+                        if conn.outbox.push_deferred(msg).1 {
+                            self.to_wake.push(Arc::clone(&conn.outbox));
+                        }
                         s.subs[i].stale = false;
                         n += 1;
                     }
@@ -795,14 +813,15 @@ impl Hub {
             let pseq = conn
                 .participant
                 .map(|p| self.privates.get(&p).map_or(0, |x| x.pseq));
-            conn.outbox.push_str(
-                ServerMsg::Heartbeat {
-                    time_ms,
-                    channels,
-                    pseq,
-                }
-                .to_json(),
-            );
+            let msg = ServerMsg::Heartbeat {
+                time_ms,
+                channels,
+                pseq,
+            }
+            .to_json();
+            if conn.outbox.push_deferred(Utf8Bytes::from(msg)).1 {
+                self.to_wake.push(Arc::clone(&conn.outbox));
+            }
         }
     }
 

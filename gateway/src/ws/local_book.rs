@@ -198,6 +198,8 @@ pub struct LocalBook {
     pending: BTreeMap<u64, BookMsg>,
     /// Why the book last lost sync, until the next snapshot.
     resync_reason: Option<ResyncReason>,
+    /// `engine_seq` and `time_ns` of the last applied message.
+    stamp: Option<(u64, u64)>,
     messages_applied: u64,
     duplicates: u64,
 }
@@ -223,6 +225,7 @@ impl LocalBook {
             seq: None,
             pending: BTreeMap::new(),
             resync_reason: None,
+            stamp: None,
             messages_applied: 0,
             duplicates: 0,
         }
@@ -269,6 +272,23 @@ impl LocalBook {
     #[must_use]
     pub fn seq(&self) -> Option<u64> {
         self.seq
+    }
+
+    /// The `engine_seq` of the last applied message: the venue's sequence
+    /// number of the last input the book reflects. `None` while waiting for
+    /// a snapshot.
+    #[must_use]
+    pub fn engine_seq(&self) -> Option<u64> {
+        self.stamp.map(|(seq, _)| seq)
+    }
+
+    /// The `time_ns` of the last applied message: the venue's time stamp of
+    /// the last input the book reflects (ns since the Unix epoch; for
+    /// measuring how long market data takes to arrive). `None` while waiting
+    /// for a snapshot.
+    #[must_use]
+    pub fn time_ns(&self) -> Option<u64> {
+        self.stamp.map(|(_, t)| t)
     }
 
     /// Whether the book holds verified, in-order state (it has applied a
@@ -425,6 +445,7 @@ impl LocalBook {
         self.bids.truncate(self.depth);
         self.asks.truncate(self.depth);
         self.seq = Some(msg.seq);
+        self.stamp = Some((msg.engine_seq, msg.time_ns));
         self.messages_applied += 1;
         // Buffered updates the snapshot includes (or that overlap it) go.
         let keep = self.pending.split_off(&msg.seq);
@@ -447,6 +468,7 @@ impl LocalBook {
         self.bids.truncate(self.depth);
         self.asks.truncate(self.depth);
         self.seq = Some(msg.seq);
+        self.stamp = Some((msg.engine_seq, msg.time_ns));
         self.messages_applied += 1;
         self.verify(msg)
     }
@@ -494,6 +516,7 @@ impl LocalBook {
         self.bids.clear();
         self.asks.clear();
         self.seq = None;
+        self.stamp = None;
         self.pending.clear();
     }
 
@@ -653,6 +676,38 @@ mod tests {
         assert_eq!(book.best_ask(), Some(Level::from((101, 2, 1))));
         assert_eq!(book.messages_applied(), 4);
         assert!(book.is_synced());
+    }
+
+    #[test]
+    fn the_stamp_is_that_of_the_last_applied_message() {
+        let (snap, mut ups, _) = script();
+        let mut book = LocalBook::new(10);
+        assert_eq!((book.engine_seq(), book.time_ns()), (None, None));
+        book.apply(snap);
+        assert_eq!(book.engine_seq(), Some(1010));
+        for (i, u) in ups.iter_mut().enumerate() {
+            u.time_ns = 7_000 + i as u64;
+        }
+        let u13 = ups.pop().expect("three updates");
+        let u12 = ups.pop().expect("three updates");
+        // 12 waits for 11; 11 then drains it: the stamp is 12's.
+        book.apply(u12);
+        assert_eq!(book.engine_seq(), Some(1010));
+        book.apply(ups.pop().expect("three updates"));
+        assert_eq!(
+            (book.engine_seq(), book.time_ns()),
+            (Some(1012), Some(7_001))
+        );
+        book.apply(u13);
+        assert_eq!(
+            (book.engine_seq(), book.time_ns()),
+            (Some(1013), Some(7_002))
+        );
+        // A bad checksum loses sync, and the stamp with it.
+        let mut bad = update(14, &[(90, 1, 1)], &[], (&[], &[]));
+        bad.checksum ^= 1;
+        book.apply(bad);
+        assert_eq!((book.engine_seq(), book.time_ns()), (None, None));
     }
 
     #[test]

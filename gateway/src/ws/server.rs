@@ -30,7 +30,7 @@ use crate::ws::convert::{Instruments, Refuse};
 use crate::ws::hub::{
     Channel, Command, ConnId, Hub, HubWake, InitialBooks, WsMetrics, origin, wall_ms,
 };
-use crate::ws::outbox::Outbox;
+use crate::ws::outbox::{Outbox, Wakeups};
 use crate::ws::protocol::{
     ClientMsg, InstrumentMsg, OPS, REQ_ID_LEN_MAX, ReqId, ServerMsg, login_payload,
 };
@@ -118,12 +118,14 @@ pub fn start(
     let cfg = Arc::new(cfg);
     let metrics = Arc::new(WsMetrics::default());
     let (tx, rx) = std::sync::mpsc::channel();
+    let wakeups = Arc::new(Wakeups::default());
     let hub = Hub::new(
         Arc::clone(&cfg),
         outputs,
         sender.clone(),
         rx,
         Arc::clone(&metrics),
+        Arc::clone(&wakeups),
         wall_ms(),
         books,
         start,
@@ -161,6 +163,8 @@ pub fn start(
                     return;
                 }
             };
+            // The hub's writer wakes, from inside this runtime.
+            rt.spawn(async move { wakeups.run().await });
             rt.block_on(accept_loop(std_listener, shared));
         })?;
     Ok(WsServer {
