@@ -175,7 +175,12 @@ type Level = (i64, u64, u32);
 
 struct BookSub {
     conn: ConnId,
+    /// Conflated: its updates are dropped until a fresh snapshot.
     stale: bool,
+    /// The number of the last message queued to it (what its heartbeat
+    /// says, so that a conflated reader waits for its snapshot instead of
+    /// seeing a gap).
+    last_sent: u64,
 }
 
 struct Stream {
@@ -750,6 +755,7 @@ impl Hub {
                     if conn.outbox.push_deferred(msg.clone()).1 {
                         self.to_wake.push(Arc::clone(&conn.outbox));
                     }
+                    sub.last_sent = s.seq;
                     sent += 1;
                 }
             }
@@ -787,6 +793,7 @@ impl Hub {
                             self.to_wake.push(Arc::clone(&conn.outbox));
                         }
                         s.subs[i].stale = false;
+                        s.subs[i].last_sent = s.seq;
                         n += 1;
                     }
                 }
@@ -797,7 +804,7 @@ impl Hub {
 
     fn heartbeats(&mut self) {
         let time_ms = wall_ms();
-        for conn in self.conns.values() {
+        for (id, conn) in &self.conns {
             let mut channels = BTreeMap::new();
             for (name, ch) in &conn.subs {
                 let seq = match *ch {
@@ -805,7 +812,8 @@ impl Hub {
                         .streams
                         .iter()
                         .find(|s| s.depth == depth)
-                        .map_or(0, |s| s.seq),
+                        .and_then(|s| s.subs.iter().find(|b| b.conn == *id))
+                        .map_or(0, |b| b.last_sent),
                     Channel::Trades { inst } => self.mirrors[inst].trade_seq,
                 };
                 channels.insert(name.clone(), seq);
@@ -1030,7 +1038,11 @@ impl Hub {
                     }
                 };
                 let s = &mut m.streams[si];
-                s.subs.push(BookSub { conn, stale: false });
+                s.subs.push(BookSub {
+                    conn,
+                    stale: false,
+                    last_sent: s.seq,
+                });
                 c.outbox.push_str(
                     ServerMsg::Subscribed {
                         channel: name,
