@@ -8,7 +8,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
 use common::ws_raw::{Raw, demo_key, now_ms};
@@ -20,13 +19,7 @@ use venue::node::Node;
 
 fn start_with(tweak: impl FnOnce(&mut VenueConfig)) -> (Node, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let mut config =
-        venue::config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/venue.toml"))
-            .expect("the example configuration loads");
-    config.fix_listen = "127.0.0.1:0".parse().expect("addr");
-    config.ws.listen = "127.0.0.1:0".parse().expect("addr");
-    config.durability = journal::Durability::Process;
-    config.snapshot_every_inputs = 0;
+    let mut config = common::example_config_for_tests();
     tweak(&mut config);
     let node = Node::start(&config, dir.path()).expect("the venue starts");
     (node, dir)

@@ -25,14 +25,7 @@ use venue::node::Node;
 const CHANNEL_DEPTH: u32 = 100;
 
 fn config() -> VenueConfig {
-    let mut config =
-        venue::config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/venue.toml"))
-            .expect("the example configuration loads");
-    config.fix_listen = "127.0.0.1:0".parse().expect("addr");
-    config.ws.listen = "127.0.0.1:0".parse().expect("addr");
-    config.durability = journal::Durability::Process;
-    config.snapshot_every_inputs = 0;
-    config
+    common::example_config_for_tests()
 }
 
 /// The UST-10Y book of the engine rebuilt from the journal in `data`.

@@ -54,11 +54,7 @@ fn require_python() {
 
 fn start() -> (Node, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let mut config = venue::config::load(&root().join("examples/venue.toml"))
-        .expect("the example configuration loads");
-    config.fix_listen = "127.0.0.1:0".parse().expect("addr");
-    config.ws.listen = "127.0.0.1:0".parse().expect("addr");
-    config.snapshot_every_inputs = 0;
+    let config = common::example_config_for_tests();
     let node = Node::start(&config, dir.path()).expect("the venue starts");
     (node, dir)
 }

@@ -160,4 +160,19 @@ impl Input {
             Input::ClockTick | Input::Checkpoint { .. } => None,
         }
     }
+
+    /// The request's own client id, for the inputs that carry one.
+    #[must_use]
+    pub fn cl_ord_id(&self) -> Option<ClOrdId> {
+        match self {
+            Input::NewOrder(o) => Some(o.cl_ord_id),
+            Input::Cancel(c) => Some(c.cl_ord_id),
+            Input::Replace(r) => Some(r.cl_ord_id),
+            Input::MassCancel(m) => Some(m.cl_ord_id),
+            Input::OrderStatus(_)
+            | Input::MassStatus(_)
+            | Input::ClockTick
+            | Input::Checkpoint { .. } => None,
+        }
+    }
 }

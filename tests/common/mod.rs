@@ -110,3 +110,17 @@ pub(crate) fn signal(child: &ChildGuard, sig: libc::c_int) {
     let rc = unsafe { libc::kill(pid, sig) };
     assert_eq!(rc, 0, "kill failed");
 }
+
+/// The example configuration (`examples/venue.toml`) with both listeners
+/// on free ports, the journal in `process` durability and no periodic
+/// snapshots: a whole venue for a test to start with `venue::node::Node`.
+pub(crate) fn example_config_for_tests() -> venue::config::VenueConfig {
+    let mut config =
+        venue::config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/venue.toml"))
+            .expect("the example configuration loads");
+    config.fix_listen = "127.0.0.1:0".parse().expect("addr");
+    config.ws.listen = "127.0.0.1:0".parse().expect("addr");
+    config.durability = journal::Durability::Process;
+    config.snapshot_every_inputs = 0;
+    config
+}

@@ -566,13 +566,7 @@ impl Hub {
                     Refusal::Busy => "venue_busy",
                     Refusal::JournalFailed { .. } => "venue_halted",
                 };
-                let cl_ord_id = match input {
-                    Input::NewOrder(o) => Some(o.cl_ord_id),
-                    Input::Cancel(c) => Some(c.cl_ord_id),
-                    Input::Replace(r) => Some(r.cl_ord_id),
-                    Input::MassCancel(m) => Some(m.cl_ord_id),
-                    _ => None,
-                };
+                let cl_ord_id = input.cl_ord_id();
                 conn.outbox.push_str(
                     ServerMsg::Error {
                         code: code.to_owned(),

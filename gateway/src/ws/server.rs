@@ -624,13 +624,7 @@ impl Reader {
         self.requests = self.requests.wrapping_add(1);
         let origin = origin(self.conn, self.requests, mass_status);
         if let Err(input) = self.shared.sender.send_from(input, origin, SEND_TRIES) {
-            let cl_ord_id = match input {
-                Input::NewOrder(o) => Some(o.cl_ord_id),
-                Input::Cancel(c) => Some(c.cl_ord_id),
-                Input::Replace(r) => Some(r.cl_ord_id),
-                Input::MassCancel(m) => Some(m.cl_ord_id),
-                _ => None,
-            };
+            let cl_ord_id = input.cl_ord_id();
             self.reply(&ServerMsg::Error {
                 code: "venue_busy".to_owned(),
                 message: "venue busy: input queue full, nothing was done; try again".to_owned(),
