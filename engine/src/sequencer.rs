@@ -978,6 +978,59 @@ mod tests {
     }
 
     #[test]
+    fn released_through_covers_inputs_whose_outputs_are_all_out_and_durable() {
+        let mut s = sequencer(MemLog::default(), true);
+        let tx = s.sender();
+        // Ring 0 takes nothing at all; ring 1 everything.
+        let rx = s.route_outputs(vec![
+            Box::new(|_: &Output| false),
+            Box::new(|_: &Output| true),
+        ]);
+        assert_eq!(rx[0].released_through(), 0);
+        tx.send(order(1, Side::Sell, 100), 0).unwrap();
+        tx.send(order(2, Side::Buy, 90), 0).unwrap();
+        s.do_work(1);
+        assert_eq!(rx[0].released_through(), 0, "nothing is durable yet");
+        s.log.durable = 1;
+        s.do_work(2);
+        assert_eq!(
+            rx[0].released_through(),
+            1,
+            "input 1 is out, input 2 is not durable"
+        );
+        assert!(
+            rx[0].is_empty(),
+            "the quiet ring still learns how far it is up to date"
+        );
+        s.log.durable = 2;
+        s.do_work(3);
+        assert_eq!(rx[1].released_through(), 2);
+        // A full ring holds it back: outputs of an input not yet all on the
+        // rings are not released.
+        let cfg = SequencerConfig {
+            inbound_capacity: 16,
+            outbound_capacity: 1,
+            batch_max: 16,
+            gate_on_durable: false,
+            tick_interval_ns: 0,
+            checkpoint_every_inputs: 0,
+            pending_max: 1_000,
+        };
+        let mut s = Sequencer::new(Engine::new(config()).unwrap(), MemLog::default(), cfg, 0);
+        let (tx, rx) = (s.sender(), s.receiver());
+        tx.send(order(1, Side::Sell, 100), 0).unwrap();
+        tx.send(order(2, Side::Sell, 101), 0).unwrap();
+        s.do_work(1);
+        let through = rx.released_through();
+        assert!(through < 2, "input 2's events are still pending: {through}");
+        while rx.try_recv().is_some() {
+            s.do_work(2);
+        }
+        s.do_work(3);
+        assert_eq!(rx.released_through(), 2);
+    }
+
+    #[test]
     fn routed_rings_each_get_their_outputs_in_order_and_a_full_one_holds_back() {
         let mut s = sequencer(MemLog::default(), false);
         let tx = s.sender();
