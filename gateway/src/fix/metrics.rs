@@ -16,6 +16,8 @@ pub struct SessionMetrics {
     pub next_out_seq: AtomicU64,
     /// Rate-limit quota in use, in thousandths (1000 = the bucket is empty).
     pub quota_used_permille: AtomicU32,
+    /// The highest quota use seen, in thousandths.
+    pub quota_peak_permille: AtomicU32,
     /// Application messages refused by the rate limiter.
     pub throttled: AtomicU64,
     /// Application messages that waited in the rate limiter.
@@ -38,6 +40,8 @@ impl SessionMetrics {
         self.next_out_seq.store(s.next_out_seq(), Ordering::Relaxed);
         let permille = (s.quota_used().clamp(0.0, 1.0) * 1000.0).round() as u32;
         self.quota_used_permille.store(permille, Ordering::Relaxed);
+        self.quota_peak_permille
+            .store(s.quota_peak_permille(), Ordering::Relaxed);
         self.throttled.store(stats.throttled, Ordering::Relaxed);
         self.queued_by_rate
             .store(stats.queued_by_rate, Ordering::Relaxed);

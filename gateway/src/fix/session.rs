@@ -114,6 +114,10 @@ struct Bucket {
     cap_ns: u64,
     ns_per_token: u64,
     last_ns: u64,
+    /// The most of the bucket ever in use right after a take, in
+    /// thousandths: unlike [`Bucket::used`] it does not depend on when it
+    /// is read.
+    peak_permille: u32,
 }
 
 impl Bucket {
@@ -125,6 +129,7 @@ impl Bucket {
             cap_ns,
             ns_per_token,
             last_ns: 0,
+            peak_permille: 0,
         }
     }
 
@@ -139,6 +144,8 @@ impl Bucket {
         self.refill(now_ns);
         if self.credit_ns >= self.ns_per_token {
             self.credit_ns -= self.ns_per_token;
+            let used = 1000 - self.credit_ns * 1000 / self.cap_ns;
+            self.peak_permille = self.peak_permille.max(used as u32);
             true
         } else {
             false
@@ -290,6 +297,13 @@ impl Session {
     #[must_use]
     pub fn quota_used(&self) -> f64 {
         self.bucket.used()
+    }
+
+    /// The highest rate-limit use since the session was made, in
+    /// thousandths, measured right after each message took its token.
+    #[must_use]
+    pub fn quota_peak_permille(&self) -> u32 {
+        self.bucket.peak_permille
     }
 
     /// Whether nothing waits for the socket.
