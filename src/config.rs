@@ -13,8 +13,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use engine::{
-    Collar, Decimal, EngineConfig, InstrumentId, InstrumentSpec, OrdType, OrdTypeSet,
-    ParticipantId, ParticipantSpec, StpMode, TifSet, TimeInForce,
+    Collar, CreditLimit, Decimal, EngineConfig, InstrumentId, InstrumentSpec, OrdType, OrdTypeSet,
+    ParticipantId, ParticipantSpec, Phase, StpMode, TifSet, TimeInForce, VolatilityGuard,
 };
 use gateway::fix::app::InstrumentInfo;
 use gateway::fix::config::{CancelOnDisconnect, RateLimit, SessionConfig, WeeklyReset};
@@ -42,6 +42,9 @@ pub struct VenueFile {
     /// `[websocket]`
     #[serde(default)]
     pub websocket: WebSocketSection,
+    /// `[admin]`
+    #[serde(default)]
+    pub admin: AdminSection,
     /// `[[instrument]]`
     #[serde(rename = "instrument", default)]
     pub instruments: Vec<InstrumentEntry>,
@@ -56,6 +59,36 @@ pub struct VenueFile {
 pub struct VenueSection {
     /// Display name.
     pub name: String,
+}
+
+/// `[admin]`: the operator's HTTP API.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSection {
+    /// Listen address.
+    pub listen: String,
+    /// Argon2 hash of the bearer token (`venue hash-password`); without it
+    /// the operator's actions are refused (health, readiness and metrics
+    /// still answer).
+    pub token_hash: Option<String>,
+}
+
+impl Default for AdminSection {
+    fn default() -> Self {
+        AdminSection {
+            listen: "127.0.0.1:9880".to_owned(),
+            token_hash: None,
+        }
+    }
+}
+
+/// The operator's HTTP API, checked.
+#[derive(Clone, Debug)]
+pub struct AdminConfig {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Argon2 hash of the bearer token, if operator actions are enabled.
+    pub token_hash: Option<String>,
 }
 
 /// `[journal]`
@@ -259,6 +292,24 @@ pub struct InstrumentEntry {
     /// Time in force allowed (`day`, `gtc`, `ioc`, `fok`, `gtd`).
     #[serde(default)]
     pub time_in_force: Option<Vec<String>>,
+    /// Phase at start: `open` (default), `pre_open`, `halted`, `closed`.
+    #[serde(default)]
+    pub phase: Option<String>,
+    /// Volatility interruption.
+    #[serde(default)]
+    pub volatility: Option<VolatilityEntry>,
+}
+
+/// `volatility = { percent = "2", window_s = 60, pause_s = 300 }`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VolatilityEntry {
+    /// Largest move, in percent of a reference trade's price (two decimals).
+    pub percent: String,
+    /// Seconds of trades that count as references.
+    pub window_s: u64,
+    /// Seconds the instrument stays halted.
+    pub pause_s: u64,
 }
 
 fn one() -> String {
@@ -294,6 +345,10 @@ pub struct ParticipantEntry {
     /// Its WebSocket keys, if it trades over WebSocket.
     #[serde(default)]
     pub websocket: Option<WebSocketEntry>,
+    /// Credit limits: symbol → largest open notional (price × quantity over
+    /// its resting orders, as `max_notional` counts one order).
+    #[serde(default)]
+    pub credit_limits: BTreeMap<String, String>,
 }
 
 fn default_stp() -> String {
@@ -411,6 +466,8 @@ pub struct VenueConfig {
     pub instruments: Vec<InstrumentInfo>,
     /// The WebSocket gateway.
     pub ws: WsConfig,
+    /// The operator's HTTP API.
+    pub admin: AdminConfig,
 }
 
 /// Reads and checks `path`.
@@ -444,6 +501,39 @@ fn units(text: &str, unit: Decimal, unit_text: &str, what: &str) -> Result<i64> 
     let (negative, value) = decimal(text, what)?;
     gateway::fix::decimal::to_units(negative, value, unit)
         .ok_or_else(|| anyhow::anyhow!("{what} {text} is not a whole multiple of {unit_text}"))
+}
+
+/// A notional (price × quantity, decimal text) in tick-lots: notional =
+/// ticks × tick × lots × lot, so it is `n / (tick × lot)`, which must come
+/// out whole and positive.
+fn notional_tick_lots(n: &str, tick: Decimal, lot: Decimal, what: &str) -> Result<u64> {
+    let (neg, value) = decimal(n, what)?;
+    let tick_lot = Decimal {
+        mantissa: tick
+            .mantissa
+            .checked_mul(lot.mantissa)
+            .context("tick × lot too precise")?,
+        scale: tick.scale + lot.scale,
+    };
+    let tl = gateway::fix::decimal::to_units(neg, value, tick_lot)
+        .ok_or_else(|| anyhow::anyhow!("{what} {n} is not a whole number of tick × lot"))?;
+    u64::try_from(tl)
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| anyhow::anyhow!("{what} {n} must be positive"))
+}
+
+/// Percent text with at most two decimals, in basis points.
+fn percent_bps(p: &str, what: &str) -> Result<u32> {
+    let (neg, pct) = decimal(p, what)?;
+    let bps_unit = Decimal {
+        mantissa: 1,
+        scale: 2,
+    };
+    gateway::fix::decimal::to_units(neg, pct, bps_unit)
+        .filter(|b| *b > 0)
+        .and_then(|b| u32::try_from(b).ok())
+        .ok_or_else(|| anyhow::anyhow!("{what} {p} must be positive with at most two decimals"))
 }
 
 fn check(file: VenueFile) -> Result<VenueConfig> {
@@ -507,21 +597,9 @@ fn check(file: VenueFile) -> Result<VenueConfig> {
             bail!("{at}: min_qty must be positive and at most max_qty");
         }
         if let Some(n) = &i.max_notional {
-            // Notional = price × quantity = ticks × tick × lots × lot, so in
-            // tick-lots it is n / (tick × lot); it must come out whole.
-            let (neg, value) = decimal(n, "max_notional").with_context(|| at.clone())?;
-            let tick_lot = Decimal {
-                mantissa: tick
-                    .mantissa
-                    .checked_mul(lot.mantissa)
-                    .context("tick × lot too precise")?,
-                scale: tick.scale + lot.scale,
-            };
-            let tl = gateway::fix::decimal::to_units(neg, value, tick_lot).ok_or_else(|| {
-                anyhow::anyhow!("{at}: max_notional {n} is not a whole number of tick × lot")
-            })?;
-            spec.notional_max_tick_lots =
-                Some(u128::try_from(tl).context("max_notional must be positive")?);
+            spec.notional_max_tick_lots = Some(u128::from(
+                notional_tick_lots(n, tick, lot, "max_notional").with_context(|| at.clone())?,
+            ));
         }
         if let Some(r) = &i.reference_price {
             spec.reference_price_ticks =
@@ -534,14 +612,7 @@ fn check(file: VenueFile) -> Result<VenueConfig> {
                     "{at}: a collar narrower than one tick refuses every price; use ticks >= 1"
                 ),
                 (None, Some(p)) => {
-                    let (neg, pct) = decimal(p, "collar percent").with_context(|| at.clone())?;
-                    let bps_unit = Decimal {
-                        mantissa: 1,
-                        scale: 2,
-                    };
-                    let bps = gateway::fix::decimal::to_units(neg, pct, bps_unit)
-                        .filter(|b| *b > 0)
-                        .ok_or_else(|| anyhow::anyhow!("{at}: collar percent {p} must be positive with at most two decimals"))?;
+                    let bps = percent_bps(p, "collar percent").with_context(|| at.clone())?;
                     if let Some(reference) = spec.reference_price_ticks
                         && i128::from(reference).abs() * i128::from(bps) / 10_000 < 1
                     {
@@ -549,7 +620,7 @@ fn check(file: VenueFile) -> Result<VenueConfig> {
                             "{at}: a collar of {p}% of the reference price is narrower than one tick; widen it"
                         );
                     }
-                    Collar::Bps(u32::try_from(bps).context("collar percent too large")?)
+                    Collar::Bps(bps)
                 }
                 _ => bail!("{at}: collar takes exactly one of ticks = N or percent = \"P\""),
             });
@@ -585,6 +656,22 @@ fn check(file: VenueFile) -> Result<VenueConfig> {
                 .collect();
             spec.time_in_force = TifSet::of(&parsed?);
         }
+        if let Some(ph) = &i.phase {
+            spec.phase = Phase::from_name(ph).ok_or_else(|| {
+                anyhow::anyhow!("{at}: phase {ph:?}: expected open, pre_open, halted or closed")
+            })?;
+        }
+        if let Some(v) = &i.volatility {
+            if v.window_s == 0 || v.pause_s == 0 {
+                bail!("{at}: volatility window_s and pause_s must be at least one second");
+            }
+            spec.volatility = Some(VolatilityGuard {
+                band_bp: percent_bps(&v.percent, "volatility percent")
+                    .with_context(|| at.clone())?,
+                window_ns: v.window_s.saturating_mul(1_000_000_000),
+                pause_ns: v.pause_s.saturating_mul(1_000_000_000),
+            });
+        }
         infos.push(InstrumentInfo::from_spec(&spec, i.description.clone()));
         instruments.push(spec);
     }
@@ -597,6 +684,7 @@ fn check(file: VenueFile) -> Result<VenueConfig> {
     let mut pids = BTreeSet::new();
     let mut comp_ids: BTreeMap<String, String> = BTreeMap::new();
     let mut ws_participants = Vec::new();
+    let mut credit_limits = Vec::new();
     for p in &file.participants {
         let at = format!("[[participant]] {} (id {})", p.name, p.id);
         if !pids.insert(p.id) {
@@ -616,6 +704,22 @@ fn check(file: VenueFile) -> Result<VenueConfig> {
             id: ParticipantId(p.id),
             stp,
         });
+        for (symbol, n) in &p.credit_limits {
+            let Some(spec) = instruments.iter().find(|i| &i.symbol == symbol) else {
+                bail!("{at}: credit_limits names {symbol:?}, which is no [[instrument]] symbol");
+            };
+            credit_limits.push(CreditLimit {
+                participant: ParticipantId(p.id),
+                instrument: spec.id,
+                max_open_notional_tick_lots: notional_tick_lots(
+                    n,
+                    spec.tick_size,
+                    spec.lot_size,
+                    &format!("credit limit on {symbol}"),
+                )
+                .with_context(|| at.clone())?,
+            });
+        }
         if let Some(w) = &p.websocket {
             ws_participants.push(ws_participant(p, w).with_context(|| at.clone())?);
         }
@@ -683,6 +787,7 @@ fn check(file: VenueFile) -> Result<VenueConfig> {
         participants,
         day_end_ns_of_day,
         orders_capacity: file.engine.orders_capacity,
+        credit_limits,
     };
     engine.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
     let w = &file.websocket;
@@ -721,6 +826,23 @@ fn check(file: VenueFile) -> Result<VenueConfig> {
     ws.send_queue_max = w.send_queue_max;
     ws.private_buffer_events = w.private_buffer_events;
     ws.socket_send_buffer_bytes = w.socket_send_buffer_bytes;
+    let admin = AdminConfig {
+        listen: file.admin.listen.parse().with_context(|| {
+            format!(
+                "[admin] listen {:?}: expected an address such as 127.0.0.1:9880",
+                file.admin.listen
+            )
+        })?,
+        token_hash: file.admin.token_hash.clone(),
+    };
+    if let Some(h) = &admin.token_hash
+        && !gateway::fix::auth::is_valid_hash(h)
+    {
+        bail!(
+            "[admin] token_hash is not an Argon2 hash (a plaintext token?); put the output of \
+             `venue hash-password` there"
+        );
+    }
     Ok(VenueConfig {
         name: file.venue.name,
         durability,
@@ -738,6 +860,7 @@ fn check(file: VenueFile) -> Result<VenueConfig> {
         fix_idle: (file.fix.idle_spins, file.fix.idle_yields),
         instruments: infos,
         ws,
+        admin,
     })
 }
 

@@ -351,7 +351,8 @@ impl SnapshotPolicy {
         move |seq: &mut Sequencer<JournalLog>| {
             let now = seq.log().journal().last_seq();
             let base = *last.get_or_insert(now);
-            if self.every_inputs > 0 && now >= base + self.every_inputs {
+            let asked = seq.take_snapshot_request();
+            if asked || (self.every_inputs > 0 && now >= base + self.every_inputs) {
                 last = Some(now);
                 if let Err(e) = take_snapshot(seq, &self.dir) {
                     eprintln!("warning: snapshot failed: {e:#}");

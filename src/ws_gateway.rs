@@ -15,7 +15,10 @@ fn owner(event: &Event) -> Option<ParticipantId> {
         Event::Exec(x) => Some(x.participant),
         Event::CancelReject(c) => Some(c.participant),
         Event::MassCancelReport(m) => Some(m.participant),
-        Event::BookLevel(_) | Event::Trade(_) => None,
+        Event::BookLevel(_)
+        | Event::Trade(_)
+        | Event::InstrumentStatus(_)
+        | Event::AdminReport(_) => None,
     }
 }
 

@@ -8,7 +8,7 @@
 //! # Input, format version [`INPUT_FORMAT_VERSION`]
 //! ```text
 //! u8 tag: 1 NewOrder, 2 Cancel, 3 Replace, 4 MassCancel, 5 OrderStatus, 6 ClockTick,
-//!         7 Checkpoint, 8 MassStatus
+//!         7 Checkpoint, 8 MassStatus, 9 Admin
 //! NewOrder:    u32 participant, u32 instrument, ClOrdId, u8 side, u8 ord_type,
 //!              u8 tif, u8 flags (1 price, 2 stop price, 4 post-only, 8 expire),
 //!              [i64 price], [i64 stop price], u64 qty, u64 display qty,
@@ -23,6 +23,14 @@
 //! Checkpoint:  u64 state hash (tag 7)
 //! MassStatus:  u32 participant, u8 flags (1 instrument, 2 side),
 //!              [u32 instrument], [u8 side]
+//! Admin:       u8 action (tag 9), then by action:
+//!              1 SetPhase: u32 instrument, u8 phase
+//!              2 KillSwitch: u32 participant, u8 engaged (0 or 1)
+//!              3 MassCancel: u8 flags (1 participant, 2 instrument, 4 side),
+//!                [u32 participant], [u32 instrument], [u8 side]
+//!              4 SetCreditLimit: u32 participant, u32 instrument,
+//!                u8 flags (1 limit), [u64 limit in tick-lots]
+//!              5 SnapshotNow: nothing
 //! ClOrdId:     u8 length (0..=40), bytes (printable ASCII; length 0 only where
 //!              an id is optional)
 //! OrderRef:    u8 1 + ClOrdId, or u8 2 + u64 OrderId
@@ -32,9 +40,13 @@
 //! # State, format version [`STATE_FORMAT_VERSION`]
 //! A magic, the version, the counters, then per instrument (by id) its last
 //! trade, its levels best first with their queues as OrderIds, and its stop
-//! books in trigger-key order; then the live orders by OrderId; then the
-//! finished orders in the order they finished (the order they will be
-//! forgotten in), so that a restore streams them straight into place. Each
+//! books in trigger-key order, its phase, the end of a volatility pause and
+//! the volatility band's reference trades; then the live orders by OrderId;
+//! then the finished orders in the order they finished (the order they will
+//! be forgotten in), so that a restore streams them straight into place;
+//! then the engaged kill switches by participant id and the credit limits by
+//! (participant id, instrument id). Open notional is derived: a restore
+//! recomputes it from the orders. Each
 //! order record carries its ClOrdIDs, current first, then the earlier ones
 //! oldest first. Slab slots and hash tables are not written: they
 //! are rebuilt, so that equal states encode to equal bytes.
@@ -46,19 +58,20 @@ use crate::config::EngineConfig;
 use crate::engine::{Engine, Order, Place};
 use crate::event::{OrdStatus, Reason};
 use crate::input::{
-    Cancel, Input, MassCancel, MassStatusRequest, NewOrder, OrderRef, OrderStatusRequest, Replace,
+    AdminAction, Cancel, Input, MassCancel, MassStatusRequest, NewOrder, OrderRef, OrderStatusRequest, Replace,
 };
 use crate::reason::{CancelReason, RejectReason};
 use crate::store::{DONE, DoneOrder, OrderStore};
 use crate::types::{
-    CL_ORD_ID_LEN_MAX, ClOrdId, InstrumentId, OrdType, OrderId, ParticipantId, Side, TimeInForce,
+    CL_ORD_ID_LEN_MAX, ClOrdId, InstrumentId, OrdType, OrderId, ParticipantId, Phase, Side,
+    TimeInForce,
 };
 
 /// Version of the input encoding; the journal stores it in each frame header.
 pub const INPUT_FORMAT_VERSION: u16 = 1;
 
 /// Version of the state encoding, written after the magic.
-pub const STATE_FORMAT_VERSION: u16 = 2;
+pub const STATE_FORMAT_VERSION: u16 = 3;
 
 /// The first bytes of an encoded state.
 pub const STATE_MAGIC: [u8; 8] = *b"VENGSNAP";
@@ -274,6 +287,114 @@ const IN_STATUS: u8 = 5;
 const IN_TICK: u8 = 6;
 const IN_CHECKPOINT: u8 = 7;
 const IN_MASS_STATUS: u8 = 8;
+const IN_ADMIN: u8 = 9;
+
+const ADMIN_PHASE: u8 = 1;
+const ADMIN_KILL: u8 = 2;
+const ADMIN_MASS_CANCEL: u8 = 3;
+const ADMIN_CREDIT: u8 = 4;
+const ADMIN_SNAPSHOT: u8 = 5;
+
+fn encode_admin(w: &mut Writer<'_>, a: &AdminAction) {
+    w.u8(IN_ADMIN);
+    match *a {
+        AdminAction::SetPhase { instrument, phase } => {
+            w.u8(ADMIN_PHASE);
+            w.u32(instrument.0);
+            w.u8(phase as u8);
+        }
+        AdminAction::KillSwitch {
+            participant,
+            engaged,
+        } => {
+            w.u8(ADMIN_KILL);
+            w.u32(participant.0);
+            w.u8(u8::from(engaged));
+        }
+        AdminAction::MassCancel {
+            participant,
+            instrument,
+            side,
+        } => {
+            w.u8(ADMIN_MASS_CANCEL);
+            w.u8(u8::from(participant.is_some())
+                | u8::from(instrument.is_some()) << 1
+                | u8::from(side.is_some()) << 2);
+            if let Some(p) = participant {
+                w.u32(p.0);
+            }
+            if let Some(i) = instrument {
+                w.u32(i.0);
+            }
+            if let Some(s) = side {
+                w.u8(s as u8);
+            }
+        }
+        AdminAction::SetCreditLimit {
+            participant,
+            instrument,
+            max_open_notional_tick_lots,
+        } => {
+            w.u8(ADMIN_CREDIT);
+            w.u32(participant.0);
+            w.u32(instrument.0);
+            w.u8(u8::from(max_open_notional_tick_lots.is_some()));
+            if let Some(l) = max_open_notional_tick_lots {
+                w.u64(l);
+            }
+        }
+        AdminAction::SnapshotNow => w.u8(ADMIN_SNAPSHOT),
+    }
+}
+
+fn decode_admin(r: &mut Reader<'_>) -> Res<AdminAction> {
+    Ok(match r.u8()? {
+        ADMIN_PHASE => {
+            let instrument = InstrumentId(r.u32()?);
+            let Some(phase) = Phase::from_u8(r.u8()?) else {
+                return r.err("unknown trading phase");
+            };
+            AdminAction::SetPhase { instrument, phase }
+        }
+        ADMIN_KILL => AdminAction::KillSwitch {
+            participant: ParticipantId(r.u32()?),
+            engaged: r.bool()?,
+        },
+        ADMIN_MASS_CANCEL => {
+            let flags = r.u8()?;
+            if flags & !0b111 != 0 {
+                return r.err("unknown flag bits");
+            }
+            let participant = if flags & 1 != 0 {
+                Some(ParticipantId(r.u32()?))
+            } else {
+                None
+            };
+            let (instrument, side) = r.instrument_and_side(flags >> 1)?;
+            AdminAction::MassCancel {
+                participant,
+                instrument,
+                side,
+            }
+        }
+        ADMIN_CREDIT => {
+            let participant = ParticipantId(r.u32()?);
+            let instrument = InstrumentId(r.u32()?);
+            let max_open_notional_tick_lots = match r.u8()? {
+                0 => None,
+                1 => Some(r.u64()?),
+                _ => return r.err("unknown flag bits"),
+            };
+            AdminAction::SetCreditLimit {
+                participant,
+                instrument,
+                max_open_notional_tick_lots,
+            }
+        }
+        ADMIN_SNAPSHOT => AdminAction::SnapshotNow,
+        _ => return r.err("unknown admin action"),
+    })
+}
 
 /// Appends the encoding of `input` to `out`.
 pub fn encode_input(input: &Input, out: &mut Vec<u8>) {
@@ -355,6 +476,7 @@ pub fn encode_input(input: &Input, out: &mut Vec<u8>) {
             w.u8(IN_CHECKPOINT);
             w.u64(*state_hash);
         }
+        Input::Admin(a) => encode_admin(&mut w, a),
     }
 }
 
@@ -471,6 +593,7 @@ pub fn decode_input(bytes: &[u8]) -> Result<Input, DecodeError> {
         IN_CHECKPOINT => Input::Checkpoint {
             state_hash: r.u64()?,
         },
+        IN_ADMIN => Input::Admin(decode_admin(&mut r)?),
         _ => return r.err("unknown input tag"),
     };
     r.finish()?;
@@ -594,6 +717,15 @@ pub(crate) fn encode_state(e: &Engine, out: &mut Vec<u8>) {
                 w.u64(id_of(slot));
             }
         }
+        w.u8(inst.phase as u8);
+        w.u64(inst.resume_at_ns);
+        for q in [&inst.vol.lows, &inst.vol.highs] {
+            w.u32(q.len() as u32);
+            for &(t, p) in q {
+                w.u64(t);
+                w.i64(p);
+            }
+        }
     }
 
     // Live orders by id, then finished orders in the order they finished
@@ -612,6 +744,34 @@ pub(crate) fn encode_state(e: &Engine, out: &mut Vec<u8>) {
             e.instruments[d.inst as usize].spec.id,
         );
         write_order(&mut w, e, &o, &mut older);
+    }
+
+    let mut killed: Vec<u32> = e
+        .config
+        .participants
+        .iter()
+        .filter(|p| e.kill_switch_engaged(p.id))
+        .map(|p| p.id.0)
+        .collect();
+    killed.sort_unstable();
+    w.u32(killed.len() as u32);
+    for id in killed {
+        w.u32(id);
+    }
+    let mut limits = Vec::new();
+    for p in &e.config.participants {
+        for i in &e.config.instruments {
+            if let Some((_, Some(limit))) = e.credit(p.id, i.id) {
+                limits.push((p.id.0, i.id.0, limit));
+            }
+        }
+    }
+    limits.sort_unstable();
+    w.u32(limits.len() as u32);
+    for (p, i, limit) in limits {
+        w.u32(p);
+        w.u32(i);
+        w.u64(limit);
     }
 }
 
@@ -715,6 +875,30 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
                 stops.push(r.u64()?);
             }
         }
+        let inst_state = &mut e.instruments[inst];
+        let Some(phase) = Phase::from_u8(r.u8()?) else {
+            return Err(bad(&r, "unknown trading phase"));
+        };
+        inst_state.phase = phase;
+        inst_state.resume_at_ns = r.u64()?;
+        for increasing in [true, false] {
+            let n = r.count(16)?;
+            let mut q = std::collections::VecDeque::with_capacity(n);
+            for _ in 0..n {
+                let (t, p) = (r.u64()?, r.i64()?);
+                if let Some(&(_, prev)) = q.back()
+                    && (if increasing { prev >= p } else { prev <= p })
+                {
+                    return Err(bad(&r, "volatility references out of order"));
+                }
+                q.push_back((t, p));
+            }
+            if increasing {
+                inst_state.vol.lows = q;
+            } else {
+                inst_state.vol.highs = q;
+            }
+        }
         queues.push(q);
     }
 
@@ -742,6 +926,24 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
             return Err(bad(&r, "a live order among the finished ones"));
         }
         done.push(DoneOrder::from_order(&o));
+    }
+    let n_killed = r.count(4)?;
+    for _ in 0..n_killed {
+        let p = ParticipantId(r.u32()?);
+        let Some(a) = e.account(p) else {
+            return Err(bad(&r, "kill switch of an unknown participant"));
+        };
+        e.killed[a] = true;
+    }
+    for c in &mut e.credit {
+        c.limit = None;
+    }
+    let n_limits = r.count(16)?;
+    for _ in 0..n_limits {
+        let (p, i, limit) = (ParticipantId(r.u32()?), InstrumentId(r.u32()?), r.u64()?);
+        if !e.set_credit_limit(p, i, Some(limit)) {
+            return Err(bad(&r, "credit limit of an unknown participant or instrument"));
+        }
     }
     r.finish()?;
     let mut ids: Vec<u64> = live
@@ -856,6 +1058,7 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
     if placed.len() != n_live {
         return Err(bad(&r, "live order in no level or stop book"));
     }
+    e.recompute_open();
     Ok(e)
 }
 

@@ -9,7 +9,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::types::{
-    InstrumentId, OrdType, ParticipantId, PriceTicks, QtyLots, StpMode, TimeInForce,
+    InstrumentId, OrdType, ParticipantId, Phase, PriceTicks, QtyLots, StpMode, TimeInForce,
+    TimeNs,
 };
 
 /// An exact, non-negative decimal number: `mantissa * 10^-scale`.
@@ -204,6 +205,39 @@ pub struct InstrumentSpec {
     pub order_types: OrdTypeSet,
     /// Time-in-force values accepted.
     pub time_in_force: TifSet,
+    /// The phase at start (before any operator action).
+    pub phase: Phase,
+    /// The volatility interruption; `None` for none.
+    pub volatility: Option<VolatilityGuard>,
+}
+
+/// A volatility interruption: an order that would trade at a price more
+/// than `band_bp` basis points away from any trade of the last `window_ns`
+/// (or from the last trade, if none is that recent) does not trade: the rest
+/// of it is cancelled and the instrument halts for `pause_ns`, then resumes
+/// at the first clock tick after the pause.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VolatilityGuard {
+    /// Largest move allowed, in basis points of the reference trade's price
+    /// (at least one tick).
+    pub band_bp: u32,
+    /// How far back trades count as references.
+    pub window_ns: TimeNs,
+    /// How long the halt lasts.
+    pub pause_ns: TimeNs,
+}
+
+/// A participant's credit limit on one instrument: the largest open
+/// notional (`|price| × leaves quantity` in tick-lots, over its resting
+/// orders and parked stops, plus the order being checked) it may have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CreditLimit {
+    /// Whose.
+    pub participant: ParticipantId,
+    /// On what.
+    pub instrument: InstrumentId,
+    /// Largest open notional, in tick-lots.
+    pub max_open_notional_tick_lots: u64,
 }
 
 impl InstrumentSpec {
@@ -227,6 +261,8 @@ impl InstrumentSpec {
             reference_price_ticks: None,
             order_types: OrdTypeSet::ALL,
             time_in_force: TifSet::ALL,
+            phase: Phase::Open,
+            volatility: None,
         }
     }
 }
@@ -260,6 +296,8 @@ pub struct EngineConfig {
     /// up to this many orders, each cancelled or replaced at most once on
     /// average, never grows it.
     pub orders_capacity: usize,
+    /// Credit limits at start; the operator changes them during the day.
+    pub credit_limits: Vec<CreditLimit>,
 }
 
 impl Default for EngineConfig {
@@ -269,6 +307,7 @@ impl Default for EngineConfig {
             participants: Vec::new(),
             day_end_ns_of_day: 22 * 3_600 * 1_000_000_000,
             orders_capacity: 1 << 16,
+            credit_limits: Vec::new(),
         }
     }
 }
@@ -322,6 +361,17 @@ pub enum ConfigError {
         symbol: String,
         /// What is wrong, as a sentence.
         problem: String,
+    },
+    /// A credit limit names an unknown participant or instrument, or is
+    /// given twice.
+    #[error("credit limit of participant {participant} on instrument {instrument}: {problem}")]
+    CreditLimit {
+        /// The participant id.
+        participant: u32,
+        /// The instrument id.
+        instrument: u32,
+        /// What is wrong.
+        problem: &'static str,
     },
     /// The day end is not within a day.
     #[error("day_end_ns_of_day {value} is not below one day ({DAY_NS} ns)")]
@@ -391,6 +441,17 @@ impl EngineConfig {
             if inst.time_in_force == TifSet::of(&[]) {
                 return Err(problem("no time in force is allowed"));
             }
+            if let Some(v) = inst.volatility {
+                if v.band_bp == 0 {
+                    return Err(problem("a volatility band must be positive"));
+                }
+                if v.window_ns == 0 {
+                    return Err(problem("a volatility window must be positive"));
+                }
+                if v.pause_ns == 0 {
+                    return Err(problem("a volatility pause must be positive"));
+                }
+            }
         }
         for (i, p) in self.participants.iter().enumerate() {
             if p.id.0 > ID_MAX {
@@ -402,6 +463,25 @@ impl EngineConfig {
             }
             if self.participants[..i].iter().any(|q| q.id == p.id) {
                 return Err(ConfigError::DuplicateParticipant { id: p.id.0 });
+            }
+        }
+        for (i, c) in self.credit_limits.iter().enumerate() {
+            let problem = |problem| ConfigError::CreditLimit {
+                participant: c.participant.0,
+                instrument: c.instrument.0,
+                problem,
+            };
+            if !self.participants.iter().any(|p| p.id == c.participant) {
+                return Err(problem("unknown participant"));
+            }
+            if !self.instruments.iter().any(|x| x.id == c.instrument) {
+                return Err(problem("unknown instrument"));
+            }
+            if self.credit_limits[..i]
+                .iter()
+                .any(|d| (d.participant, d.instrument) == (c.participant, c.instrument))
+            {
+                return Err(problem("given twice"));
             }
         }
         Ok(())

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use crate::book::{BookSide, Level, Linked, NIL};
 use crate::codec::SnapshotError;
 use crate::config::{Collar, ConfigError, EngineConfig, InstrumentSpec, next_day_end_ns};
+use crate::controls::{Credit, VolWindow, order_notional};
 use crate::event::{
     BookLevel, CancelReject, CxlRejResponseTo, Event, EventSink, ExecType, ExecutionReport,
     MassCancelReport, OrdStatus, Reason, TradePrint,
@@ -23,8 +24,8 @@ use crate::input::{
 use crate::reason::{CancelReason, RejectReason};
 use crate::store::{ClOrdIndex, DONE, Loc, OrderStore, Vacant};
 use crate::types::{
-    ClOrdId, ExecId, InstrumentId, OrdType, OrderId, ParticipantId, PriceTicks, QtyLots, Side,
-    StpMode, TimeInForce, TimeNs, TradeId,
+    ClOrdId, ExecId, InstrumentId, OrdType, OrderId, ParticipantId, Phase, PriceTicks, QtyLots,
+    Side, StpMode, TimeInForce, TimeNs, TradeId,
 };
 
 /// Where an order is.
@@ -158,17 +159,26 @@ pub(crate) struct Instrument {
     /// Untriggered sell stops by (stop price, OrderId) → slot.
     pub(crate) sell_stops: BTreeMap<(PriceTicks, OrderId), u32>,
     pub(crate) last_trade_ticks: Option<PriceTicks>,
+    /// Trading phase.
+    pub(crate) phase: Phase,
+    /// When a volatility halt ends; 0 if none.
+    pub(crate) resume_at_ns: TimeNs,
+    /// Reference trades for the volatility band (empty without one).
+    pub(crate) vol: VolWindow,
 }
 
 impl Instrument {
     pub(crate) fn new(spec: InstrumentSpec) -> Instrument {
         Instrument {
-            spec,
             bids: BookSide::new(Side::Buy),
             asks: BookSide::new(Side::Sell),
             buy_stops: BTreeMap::new(),
             sell_stops: BTreeMap::new(),
             last_trade_ticks: None,
+            phase: spec.phase,
+            resume_at_ns: 0,
+            vol: VolWindow::default(),
+            spec,
         }
     }
 
@@ -222,6 +232,17 @@ impl Instrument {
 
 fn in_band(band: Option<(PriceTicks, PriceTicks)>, price: PriceTicks) -> bool {
     band.is_none_or(|(lo, hi)| lo <= price && price <= hi)
+}
+
+/// The prices within both bands.
+fn intersect(
+    a: Option<(PriceTicks, PriceTicks)>,
+    b: Option<(PriceTicks, PriceTicks)>,
+) -> Option<(PriceTicks, PriceTicks)> {
+    match (a, b) {
+        (Some((alo, ahi)), Some((blo, bhi))) => Some((alo.max(blo), ahi.min(bhi))),
+        (x, None) | (None, x) => x,
+    }
 }
 
 /// The execution report of order `o` after `exec_type` happened to it.
@@ -295,6 +316,8 @@ struct CxlRequest<'a> {
 struct MatchEnd {
     collar_hit: bool,
     stp_cancel: bool,
+    /// The next trade would have been outside the volatility band.
+    vol_hit: bool,
 }
 
 /// ClOrdIDs the index is sized for, per order of `orders_capacity`: the
@@ -311,6 +334,13 @@ pub struct Engine {
     pub(crate) instrument_index: Vec<u32>,
     /// Participant id → STP mode, `None` if unknown.
     pub(crate) participants: Vec<Option<StpMode>>,
+    /// Participant id → dense index (config order) into `killed` and
+    /// `credit`, or `u32::MAX`.
+    pub(crate) account_index: Vec<u32>,
+    /// Kill switches, by dense participant index.
+    pub(crate) killed: Vec<bool>,
+    /// Credit, by dense participant index × instruments + instrument index.
+    pub(crate) credit: Vec<Credit>,
     pub(crate) store: OrderStore,
     pub(crate) cl_index: ClOrdIndex,
     /// Live Day and GTD orders by (expire time, OrderId) → slot.
@@ -319,10 +349,10 @@ pub struct Engine {
     pub(crate) next_trade_id: u64,
     // Per-input context and scratch; not state.
     seq: u64,
-    now: TimeNs,
+    pub(crate) now: TimeNs,
     exec_idx: u32,
     triggered: Vec<(OrderId, u32)>,
-    scratch: Vec<(OrderId, u32)>,
+    pub(crate) scratch: Vec<(OrderId, u32)>,
     /// Slots of orders finished during this input, moved to the finished
     /// queue once the input's events are out.
     to_retire: Vec<u32>,
@@ -349,15 +379,35 @@ impl Engine {
             .max()
             .unwrap_or(0);
         let mut participants = vec![None; max_part as usize + 1];
-        for p in &config.participants {
+        let mut account_index = vec![u32::MAX; max_part as usize + 1];
+        for (i, p) in config.participants.iter().enumerate() {
             participants[p.id.0 as usize] = Some(p.stp);
+            account_index[p.id.0 as usize] = i as u32;
         }
+        let n_inst = instruments.len();
+        let mut credit = vec![Credit::default(); config.participants.len() * n_inst];
+        for c in &config.credit_limits {
+            let (Some(&a), Some(&ii)) = (
+                account_index.get(c.participant.0 as usize),
+                instrument_index.get(c.instrument.0 as usize),
+            ) else {
+                continue;
+            };
+            if a != u32::MAX && ii != NIL {
+                credit[a as usize * n_inst + ii as usize].limit =
+                    Some(c.max_open_notional_tick_lots);
+            }
+        }
+        let killed = vec![false; config.participants.len()];
         let cap = config.orders_capacity;
         Ok(Engine {
             config,
             instruments,
             instrument_index,
             participants,
+            account_index,
+            killed,
+            credit,
             store: OrderStore::with_capacity(cap.min(1 << 16), cap),
             cl_index: ClOrdIndex::with_capacity(cap.saturating_mul(CL_ORD_IDS_PER_ORDER)),
             expiries: BTreeMap::new(),
@@ -394,6 +444,7 @@ impl Engine {
             Input::OrderStatus(s) => self.status(s, sink),
             Input::MassStatus(m) => self.mass_status(m, sink),
             Input::ClockTick => self.clock_tick(sink),
+            Input::Admin(a) => self.admin(a, sink),
             // Verified by whoever replays; the live engine has nothing to do.
             Input::Checkpoint { .. } => {}
         }
@@ -520,7 +571,7 @@ impl Engine {
     // ----- lookups -------------------------------------------------------
 
     #[inline]
-    fn instrument_idx(&self, id: InstrumentId) -> Option<usize> {
+    pub(crate) fn instrument_idx(&self, id: InstrumentId) -> Option<usize> {
         match self.instrument_index.get(id.0 as usize) {
             Some(&i) if i != NIL => Some(i as usize),
             _ => None,
@@ -687,7 +738,7 @@ impl Engine {
 
     /// Cancels (or expires) a live order wherever it is and reports it; the
     /// level event follows if it was resting.
-    fn cancel_live(
+    pub(crate) fn cancel_live(
         &mut self,
         sink: &mut impl EventSink,
         slot: u32,
@@ -714,6 +765,7 @@ impl Engine {
         let o = self.store.live(slot);
         let (ii, place, side, id) = (o.inst as usize, o.place, o.side, o.id);
         let (price, stop, visible) = (o.price_ticks, o.stop_price_ticks, o.visible_qty_lots);
+        let leaves = o.leaves_qty_lots;
         let inst = &mut self.instruments[ii];
         match place {
             Place::Resting => {
@@ -722,6 +774,7 @@ impl Engine {
                 let book = inst.book_mut(side);
                 let level = book.unlink(self.store.slab_mut(), price, slot, visible);
                 self.store.live_mut(slot).place = Place::Incoming;
+                self.open_change(slot, leaves, false);
                 Some(BookLevel {
                     instrument,
                     side,
@@ -739,6 +792,7 @@ impl Engine {
                 let removed = stops.remove(&(stop, id));
                 debug_assert_eq!(removed, Some(slot));
                 self.store.live_mut(slot).place = Place::Incoming;
+                self.open_change(slot, leaves, false);
                 None
             }
             Place::Incoming => None,
@@ -756,9 +810,11 @@ impl Engine {
         let tranche = o.tranche();
         o.visible_qty_lots = tranche;
         o.place = Place::Resting;
+        let leaves = o.leaves_qty_lots;
         let level = self.instruments[inst].book_mut(side).level_or_insert(price);
         level.push_back(self.store.slab_mut(), slot, tranche);
         let l = *level;
+        self.open_change(slot, leaves, true);
         self.level_event_from(sink, inst, side, &l);
     }
 
@@ -842,6 +898,21 @@ impl Engine {
         let vacant = self
             .cl_ord_id_free(o.participant, &o.cl_ord_id)
             .map_err(|existing| (R::DuplicateClOrdId, existing))?;
+        if let Some(r) = self.gate(o.participant, ii) {
+            return err(r);
+        }
+        if inst.phase == Phase::PreOpen
+            && (o.ord_type == OrdType::Market
+                || matches!(o.tif, TimeInForce::Ioc | TimeInForce::Fok)
+                || (o.ord_type == OrdType::Limit
+                    && o.price_ticks.is_some_and(|p| inst.crosses(o.side, p))))
+        {
+            return err(R::PreOpenWouldMatch);
+        }
+        let need = u128::from(notional_price.unwrap_or(0).unsigned_abs()) * u128::from(o.qty_lots);
+        if !self.credit_ok(o.participant, ii, need, 0) {
+            return err(R::CreditLimitExceeded);
+        }
         if o.post_only
             && let Some(p) = o.price_ticks
             && inst.crosses(o.side, p)
@@ -920,6 +991,8 @@ impl Engine {
             Side::Sell => &mut inst.sell_stops,
         };
         stops.insert(key, slot);
+        let leaves = self.store.live(slot).leaves_qty_lots;
+        self.open_change(slot, leaves, true);
     }
 
     /// Matches an incoming order, then cancels its rest or rests it.
@@ -932,15 +1005,19 @@ impl Engine {
             o.min_qty_lots
         };
         let band = self.instruments[ii].band();
+        let vband = self.vol_band(ii);
         if needed > 0 {
-            if let Err(reason) = self.precheck(a, band, needed) {
+            if let Err(reason) = self.precheck(a, intersect(band, vband), needed) {
                 return self.cancel_live(sink, a, reason, ClOrdId::EMPTY);
             }
         }
-        let end = self.match_incoming(sink, a, band);
+        let end = self.match_incoming(sink, a, band, vband);
         let o = self.store.live(a);
         if end.stp_cancel {
             self.cancel_live(sink, a, CancelReason::SelfTradePrevention, ClOrdId::EMPTY);
+        } else if end.vol_hit {
+            self.cancel_live(sink, a, CancelReason::VolatilityInterruption, ClOrdId::EMPTY);
+            self.volatility_halt(sink, ii);
         } else if o.leaves_qty_lots == 0 {
             debug_assert!(o.place == Place::Done);
         } else if o.trades_as_market() {
@@ -1030,6 +1107,7 @@ impl Engine {
         sink: &mut impl EventSink,
         a: u32,
         band: Option<(PriceTicks, PriceTicks)>,
+        vband: Option<(PriceTicks, PriceTicks)>,
     ) -> MatchEnd {
         let (side, limit, participant, ii) = {
             let o = self.store.live(a);
@@ -1048,6 +1126,10 @@ impl Engine {
             }
             if !Self::within_band(side, band, price) {
                 end.collar_hit = true;
+                break;
+            }
+            if !in_band(vband, price) {
+                end.vol_hit = true;
                 break;
             }
             self.match_level(sink, a, ii, price, stp, &mut end);
@@ -1120,6 +1202,7 @@ impl Engine {
                             self.finish(head, OrdStatus::Canceled, stp_reason);
                             self.report(sink, head, ExecType::Canceled, ClOrdId::EMPTY, NO_FILL);
                         } else {
+                            self.open_change(head, d, false);
                             let ro = self.store.live_mut(head);
                             ro.qty_lots -= d;
                             ro.leaves_qty_lots -= d;
@@ -1157,7 +1240,11 @@ impl Engine {
     /// Unlinks the order in `slot` from the best level of `side` (the level
     /// stays, even if empty: the caller reports it when it leaves it).
     fn unlink_best(&mut self, ii: usize, side: Side, slot: u32) {
-        let visible = self.store.live(slot).visible_qty_lots;
+        let (visible, leaves) = {
+            let o = self.store.live(slot);
+            (o.visible_qty_lots, o.leaves_qty_lots)
+        };
+        self.open_change(slot, leaves, false);
         let level = self.instruments[ii]
             .book_mut(side)
             .best_mut()
@@ -1191,6 +1278,7 @@ impl Engine {
                 .best_mut()
                 .expect("level exists");
             level.qty_lots -= q;
+            self.open_change(r, q, false);
         }
         // Incoming side.
         {
@@ -1200,7 +1288,11 @@ impl Engine {
             ao.cum_notional_tick_lots += notional;
             ao.status = ao.live_status();
         }
-        self.instruments[ii].last_trade_ticks = Some(price);
+        let inst = &mut self.instruments[ii];
+        inst.last_trade_ticks = Some(price);
+        if inst.spec.volatility.is_some() {
+            inst.vol.push(self.now, price);
+        }
         let (a_done, r_left, r_shown) = {
             let ro = self.store.live(r);
             (
@@ -1215,8 +1307,10 @@ impl Engine {
         } else {
             self.store.live_mut(r).status = OrdStatus::PartiallyFilled;
             if r_shown == 0 {
-                // Iceberg refresh: a new tranche at the back of the queue.
+                // Iceberg refresh: a new tranche at the back of the queue
+                // (still open for all its leaves).
                 self.unlink_best(ii, opp, r);
+                self.open_change(r, r_left, true);
                 let ro = self.store.live_mut(r);
                 let tranche = ro.tranche();
                 ro.visible_qty_lots = tranche;
@@ -1267,9 +1361,9 @@ impl Engine {
     /// triggered set (kept sorted so that `pop` gives the lowest OrderId).
     /// Runs after every order; the test for no stops at all is inlined.
     #[inline]
-    fn scan_triggers(&mut self, ii: usize) {
+    pub(crate) fn scan_triggers(&mut self, ii: usize) {
         let inst = &self.instruments[ii];
-        if inst.buy_stops.is_empty() && inst.sell_stops.is_empty() {
+        if (inst.buy_stops.is_empty() && inst.sell_stops.is_empty()) || inst.phase != Phase::Open {
             return;
         }
         self.scan_stop_books(ii);
@@ -1301,8 +1395,11 @@ impl Engine {
         }
         self.triggered.extend_from_slice(&self.scratch);
         if self.triggered.len() != before {
-            for &(_, slot) in &self.triggered[before..] {
+            for i in before..self.triggered.len() {
+                let slot = self.triggered[i].1;
                 self.store.live_mut(slot).place = Place::Incoming;
+                let leaves = self.store.live(slot).leaves_qty_lots;
+                self.open_change(slot, leaves, false);
             }
             self.triggered
                 .sort_unstable_by_key(|x| std::cmp::Reverse(x.0));
@@ -1311,7 +1408,7 @@ impl Engine {
 
     /// Runs triggered stops, lowest OrderId first, until none is left.
     #[inline]
-    fn run_triggers(&mut self, sink: &mut impl EventSink, ii: usize) {
+    pub(crate) fn run_triggers(&mut self, sink: &mut impl EventSink, ii: usize) {
         if !self.triggered.is_empty() {
             self.run_triggered_stops(sink, ii);
         }
@@ -1324,6 +1421,12 @@ impl Engine {
             debug_assert!(o.place == Place::Incoming);
             if o.is_expired_at(self.now) {
                 self.cancel_live(sink, slot, CancelReason::Expired, ClOrdId::EMPTY);
+                continue;
+            }
+            if self.instruments[ii].phase != Phase::Open {
+                // A volatility interruption halted the instrument during
+                // this chain: the stop waits, untriggered, for the resume.
+                self.park_stop(slot);
                 continue;
             }
             self.store.live_mut(slot).triggered = true;
@@ -1463,6 +1566,22 @@ impl Engine {
         let vacant = self
             .cl_ord_id_free(r.participant, &r.cl_ord_id)
             .map_err(|_| R::DuplicateClOrdId)?;
+        if let Some(reason) = self.gate(o.participant, o.inst as usize) {
+            return Err(reason);
+        }
+        if inst.phase == Phase::PreOpen
+            && acts_as_limit
+            && price.is_some_and(|p| inst.crosses(o.side, p))
+        {
+            return Err(R::PreOpenWouldMatch);
+        }
+        let open_now = order_notional(o, o.leaves_qty_lots);
+        let open_new = u128::from(notional_price.unwrap_or(0).unsigned_abs())
+            * u128::from(r.qty_lots - o.cum_qty_lots);
+        if open_new > open_now && !self.credit_ok(o.participant, o.inst as usize, open_new, open_now)
+        {
+            return Err(R::CreditLimitExceeded);
+        }
         if o.post_only
             && let Some(p) = price
             && inst.crosses(o.side, p)
@@ -1511,6 +1630,7 @@ impl Engine {
                 let price = o.price_ticks.expect("a resting order has a price");
                 let keeps_priority = new_price == o.price_ticks && r.qty_lots <= o.qty_lots;
                 if keeps_priority {
+                    self.open_change(slot, o.leaves_qty_lots - new_leaves, false);
                     let om = self.store.live_mut(slot);
                     om.qty_lots = r.qty_lots;
                     om.leaves_qty_lots = new_leaves;
@@ -1570,26 +1690,12 @@ impl Engine {
             report.reject = Some(RejectReason::UnknownParticipant);
         }
         if report.reject.is_none() {
-            let mut victims = std::mem::take(&mut self.scratch);
-            victims.clear();
-            victims.extend(
-                self.store
-                    .live_orders()
-                    .filter(|(_, o)| {
-                        o.participant == m.participant
-                            && inst_filter.is_none_or(|i| o.inst == i)
-                            && m.side.is_none_or(|s| o.side == s)
-                            && m.tif.is_none_or(|t| o.tif == t)
-                    })
-                    .map(|(slot, o)| (o.id, slot)),
-            );
-            victims.sort_unstable();
-            for &(_, slot) in &victims {
-                self.cancel_live(sink, slot, CancelReason::MassCancel, ClOrdId::EMPTY);
-            }
-            report.cancelled_count = victims.len() as u32;
-            victims.clear();
-            self.scratch = victims;
+            report.cancelled_count = self.cancel_where(sink, CancelReason::MassCancel, |o| {
+                o.participant == m.participant
+                    && inst_filter.is_none_or(|i| o.inst == i)
+                    && m.side.is_none_or(|s| o.side == s)
+                    && m.tif.is_none_or(|t| o.tif == t)
+            });
         }
         sink.event(&Event::MassCancelReport(report));
     }
@@ -1702,6 +1808,7 @@ impl Engine {
     // ----- time --------------------------------------------------------------
 
     fn clock_tick(&mut self, sink: &mut impl EventSink) {
+        self.end_pauses(sink);
         while let Some((&(t, _), &slot)) = self.expiries.first_key_value() {
             if t > self.now {
                 break;

@@ -8,10 +8,11 @@
 //! [`BookLevel`] and [`TradePrint`] are public market data, and carry no
 //! participant.
 
+use crate::input::AdminAction;
 use crate::reason::{CancelReason, RejectReason};
 use crate::types::{
-    ClOrdId, ExecId, InstrumentId, OrdType, OrderId, ParticipantId, PriceTicks, QtyLots, Side,
-    TimeInForce, TimeNs, TradeId,
+    ClOrdId, ExecId, InstrumentId, OrdType, OrderId, ParticipantId, Phase, PriceTicks, QtyLots,
+    Side, TimeInForce, TimeNs, TradeId,
 };
 
 /// Execution report type (FIX `ExecType`, tag 150).
@@ -176,6 +177,42 @@ pub struct MassCancelReport {
     pub reject: Option<RejectReason>,
 }
 
+/// Why an instrument's phase changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StatusCause {
+    /// The operator set it.
+    Operator,
+    /// A volatility interruption halted it.
+    VolatilityInterruption,
+    /// The volatility pause ended.
+    PauseEnded,
+}
+
+/// An instrument's phase changed (public: FIX and WebSocket clients are told).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct InstrumentStatus {
+    /// Which instrument.
+    pub instrument: InstrumentId,
+    /// Its phase now.
+    pub phase: Phase,
+    /// Why.
+    pub cause: StatusCause,
+    /// When a volatility halt ends by itself (ns since the epoch); 0 if it
+    /// does not.
+    pub resume_at_ns: TimeNs,
+}
+
+/// The answer to an operator's action, to the operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AdminReport {
+    /// The action.
+    pub action: AdminAction,
+    /// Why it was refused, if it was; a refused action changed nothing.
+    pub reject: Option<RejectReason>,
+    /// Orders it cancelled.
+    pub cancelled_count: u32,
+}
+
 /// A change of one price level's aggregate (level-2 market data): the level's
 /// displayed quantity and order count after the change; both 0 when the level
 /// is gone.
@@ -230,6 +267,10 @@ pub enum Event {
     BookLevel(BookLevel),
     /// Public trade (sides for the audit trail only).
     Trade(TradePrint),
+    /// Public: an instrument's phase changed.
+    InstrumentStatus(InstrumentStatus),
+    /// To the operator.
+    AdminReport(AdminReport),
 }
 
 /// Where the engine puts events. Called synchronously, in order, during

@@ -6,8 +6,8 @@
 //! them and passes them to [`crate::Engine::apply`] beside it.
 
 use crate::types::{
-    ClOrdId, InstrumentId, OrdType, OrderId, ParticipantId, PriceTicks, QtyLots, Side, TimeInForce,
-    TimeNs,
+    ClOrdId, InstrumentId, OrdType, OrderId, ParticipantId, Phase, PriceTicks, QtyLots, Side,
+    TimeInForce, TimeNs,
 };
 
 /// A reference to an existing order of the requesting participant.
@@ -119,6 +119,52 @@ pub struct MassStatusRequest {
     pub side: Option<Side>,
 }
 
+/// An operator's action (the admin API). Journaled like any input, so the
+/// audit trail and a replay include it; answered with an
+/// [`crate::Event::AdminReport`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AdminAction {
+    /// Put an instrument in a phase (halt: `Halted`; resume: `Open`). Ends a
+    /// volatility pause early.
+    SetPhase {
+        /// Which instrument.
+        instrument: InstrumentId,
+        /// The new phase.
+        phase: Phase,
+    },
+    /// Engage (cancel every live order of the participant and refuse new
+    /// ones) or reset a participant's kill switch.
+    KillSwitch {
+        /// Whose.
+        participant: ParticipantId,
+        /// Engage (`true`) or reset (`false`).
+        engaged: bool,
+    },
+    /// Cancel every live order that passes the filters (all participants'
+    /// when none is given).
+    MassCancel {
+        /// Only this participant's orders, if given.
+        participant: Option<ParticipantId>,
+        /// Only this instrument's, if given.
+        instrument: Option<InstrumentId>,
+        /// Only this side's, if given.
+        side: Option<Side>,
+    },
+    /// Change a participant's credit limit on one instrument (`None`: no
+    /// limit). Orders already open stay; new ones are checked against it.
+    SetCreditLimit {
+        /// Whose.
+        participant: ParticipantId,
+        /// On what.
+        instrument: InstrumentId,
+        /// Largest open notional in tick-lots, or `None` for no limit.
+        max_open_notional_tick_lots: Option<u64>,
+    },
+    /// Write a snapshot now. The engine only acknowledges it; the matching
+    /// loop writes the snapshot right after this input.
+    SnapshotNow,
+}
+
 /// Everything the engine acts on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Input {
@@ -144,6 +190,8 @@ pub enum Input {
         /// The live engine's state hash before this input.
         state_hash: u64,
     },
+    /// An operator's action.
+    Admin(AdminAction),
 }
 
 impl Input {
@@ -157,7 +205,7 @@ impl Input {
             Input::MassCancel(m) => Some(m.participant),
             Input::OrderStatus(s) => Some(s.participant),
             Input::MassStatus(s) => Some(s.participant),
-            Input::ClockTick | Input::Checkpoint { .. } => None,
+            Input::ClockTick | Input::Checkpoint { .. } | Input::Admin(_) => None,
         }
     }
 
@@ -172,7 +220,8 @@ impl Input {
             Input::OrderStatus(_)
             | Input::MassStatus(_)
             | Input::ClockTick
-            | Input::Checkpoint { .. } => None,
+            | Input::Checkpoint { .. }
+            | Input::Admin(_) => None,
         }
     }
 }

@@ -179,6 +179,7 @@ mod book;
 mod chunked;
 pub mod codec;
 pub mod config;
+mod controls;
 mod engine;
 pub mod event;
 pub mod input;
@@ -193,20 +194,22 @@ mod tests;
 
 pub use crate::codec::{DecodeError, SnapshotError, decode_input, encode_input};
 pub use crate::config::{
-    Collar, ConfigError, Decimal, EngineConfig, InstrumentSpec, OrdTypeSet, ParticipantSpec, TifSet,
+    Collar, ConfigError, CreditLimit, Decimal, EngineConfig, InstrumentSpec, OrdTypeSet,
+    ParticipantSpec, TifSet, VolatilityGuard,
 };
 pub use crate::engine::Engine;
 pub use crate::event::{
-    BookLevel, CancelReject, CxlRejResponseTo, Event, EventSink, ExecType, ExecutionReport,
-    MassCancelReport, NullSink, OrdStatus, Reason, TradePrint,
+    AdminReport, BookLevel, CancelReject, CxlRejResponseTo, Event, EventSink, ExecType,
+    ExecutionReport, InstrumentStatus, MassCancelReport, NullSink, OrdStatus, Reason, StatusCause,
+    TradePrint,
 };
 pub use crate::input::{
-    Cancel, Input, MassCancel, MassStatusRequest, NewOrder, OrderRef, OrderStatusRequest, Replace,
+    AdminAction, Cancel, Input, MassCancel, MassStatusRequest, NewOrder, OrderRef, OrderStatusRequest, Replace,
 };
 pub use crate::reason::{CancelReason, RejectReason};
 pub use crate::types::{
-    ClOrdId, ExecId, InstrumentId, OrdType, OrderId, ParticipantId, PriceTicks, QtyLots, Side,
-    StpMode, TimeInForce, TimeNs, TradeId,
+    ClOrdId, ExecId, InstrumentId, OrdType, OrderId, ParticipantId, Phase, PriceTicks, QtyLots,
+    Side, StpMode, TimeInForce, TimeNs, TradeId,
 };
 
 /// The engine crate's version, printed by `venue run`.

@@ -62,11 +62,28 @@ pub enum RejectReason {
     TooLateToCancel = 23,
     /// A stop price was given for an order type that has none.
     UnexpectedStopPrice = 24,
+    /// The instrument is halted (by the operator or a volatility
+    /// interruption): no new orders or replaces until it resumes.
+    InstrumentHalted = 25,
+    /// The instrument is closed: no new orders or replaces.
+    InstrumentClosed = 26,
+    /// In pre-open an order may only rest: a limit order that would cross,
+    /// or a market, IOC or FOK order, is refused.
+    PreOpenWouldMatch = 27,
+    /// The operator engaged the participant's kill switch: no new orders or
+    /// replaces until it is reset.
+    KillSwitchEngaged = 28,
+    /// The order would take the participant's open notional on this
+    /// instrument above its credit limit.
+    CreditLimitExceeded = 29,
+    /// An operator request named an unknown participant or instrument, or
+    /// asked for something the venue cannot do.
+    InvalidAdminRequest = 30,
 }
 
 impl RejectReason {
     /// Every reason, in code order.
-    pub const ALL: [RejectReason; 24] = [
+    pub const ALL: [RejectReason; 30] = [
         RejectReason::UnknownInstrument,
         RejectReason::UnknownParticipant,
         RejectReason::UnknownOrder,
@@ -91,6 +108,12 @@ impl RejectReason {
         RejectReason::ReplaceQtyAtOrBelowFilled,
         RejectReason::TooLateToCancel,
         RejectReason::UnexpectedStopPrice,
+        RejectReason::InstrumentHalted,
+        RejectReason::InstrumentClosed,
+        RejectReason::PreOpenWouldMatch,
+        RejectReason::KillSwitchEngaged,
+        RejectReason::CreditLimitExceeded,
+        RejectReason::InvalidAdminRequest,
     ];
 
     /// The stable numeric code.
@@ -137,6 +160,14 @@ impl RejectReason {
             }
             RejectReason::TooLateToCancel => "order is no longer live",
             RejectReason::UnexpectedStopPrice => "order type takes no stop price",
+            RejectReason::InstrumentHalted => "instrument halted",
+            RejectReason::InstrumentClosed => "instrument closed",
+            RejectReason::PreOpenWouldMatch => {
+                "pre-open: only orders that rest without matching are accepted"
+            }
+            RejectReason::KillSwitchEngaged => "kill switch engaged for this participant",
+            RejectReason::CreditLimitExceeded => "credit limit (open notional) exceeded",
+            RejectReason::InvalidAdminRequest => "invalid operator request",
         }
     }
 }
@@ -163,11 +194,18 @@ pub enum CancelReason {
     PriceCollar = 7,
     /// A mass cancel.
     MassCancel = 8,
+    /// The operator engaged the participant's kill switch.
+    KillSwitch = 9,
+    /// The operator cancelled it (an operator mass cancel).
+    Operator = 10,
+    /// A volatility interruption: the order would have traded outside the
+    /// instrument's volatility band, which halted the instrument.
+    VolatilityInterruption = 11,
 }
 
 impl CancelReason {
     /// Every reason, in code order.
-    pub const ALL: [CancelReason; 8] = [
+    pub const ALL: [CancelReason; 11] = [
         CancelReason::ClientRequest,
         CancelReason::IocRemainder,
         CancelReason::FokNotFilled,
@@ -176,6 +214,9 @@ impl CancelReason {
         CancelReason::Expired,
         CancelReason::PriceCollar,
         CancelReason::MassCancel,
+        CancelReason::KillSwitch,
+        CancelReason::Operator,
+        CancelReason::VolatilityInterruption,
     ];
 
     /// The stable numeric code.

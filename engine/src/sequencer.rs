@@ -44,7 +44,7 @@ use crossbeam_queue::ArrayQueue;
 use crate::codec::encode_input;
 use crate::engine::Engine;
 use crate::event::{Event, EventSink};
-use crate::input::Input;
+use crate::input::{AdminAction, Input};
 use crate::types::TimeNs;
 
 /// Where the sequencer journals inputs before applying them.
@@ -306,6 +306,8 @@ pub struct Sequencer<L: InputLog> {
     next_tick_ns: TimeNs,
     since_checkpoint: u64,
     halted: Option<String>,
+    /// An operator asked for a snapshot (a journaled `SnapshotNow`).
+    snapshot_requested: bool,
 }
 
 impl<L: InputLog> fmt::Debug for Sequencer<L> {
@@ -346,6 +348,7 @@ impl<L: InputLog> Sequencer<L> {
             next_tick_ns: 0,
             since_checkpoint: 0,
             halted: None,
+            snapshot_requested: false,
             config,
         }
     }
@@ -510,6 +513,9 @@ impl<L: InputLog> Sequencer<L> {
                     queue: &mut self.pending,
                 };
                 self.engine.apply(seq, time_ns, &input, &mut sink);
+                if let Input::Admin(AdminAction::SnapshotNow) = input {
+                    self.snapshot_requested = true;
+                }
             }
             Err(e) => {
                 let reason = e.to_string();
@@ -564,6 +570,13 @@ impl<L: InputLog> Sequencer<L> {
             self.released.store(through, Ordering::Release);
         }
         released
+    }
+
+    /// Whether an operator asked for a snapshot since the last call: the
+    /// loop's owner writes one (right after the `SnapshotNow` input, so the
+    /// snapshot's sequence number is at least that input's).
+    pub fn take_snapshot_request(&mut self) -> bool {
+        std::mem::take(&mut self.snapshot_requested)
     }
 
     /// Takes the sequencer apart (for a graceful shutdown or a simulated crash).

@@ -39,6 +39,7 @@ fn cfg() -> EngineConfig {
             .collect(),
         day_end_ns_of_day: DAY_END,
         orders_capacity: 64,
+        credit_limits: Vec::new(),
     }
 }
 

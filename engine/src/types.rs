@@ -291,6 +291,57 @@ impl StpMode {
     }
 }
 
+/// An instrument's trading phase.
+///
+/// - `Open`: continuous matching.
+/// - `PreOpen`: orders are collected without matching: a limit order that
+///   would cross the opposite side, and every market, IOC or FOK order, is
+///   rejected; others rest. There is no opening auction, so the book is never
+///   crossed when the phase turns to `Open`.
+/// - `Halted` (by the operator, or by a volatility interruption): no new
+///   orders or replaces; cancels are accepted.
+/// - `Closed`: as `Halted`, outside trading hours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Phase {
+    /// Continuous matching.
+    Open = 1,
+    /// Collecting orders without matching.
+    PreOpen = 2,
+    /// No new orders; cancels accepted.
+    Halted = 3,
+    /// No new orders; cancels accepted.
+    Closed = 4,
+}
+
+impl Phase {
+    /// Every phase, in code order.
+    pub const ALL: [Phase; 4] = [Phase::Open, Phase::PreOpen, Phase::Halted, Phase::Closed];
+
+    /// Decodes the wire value written by `as u8`.
+    #[must_use]
+    pub fn from_u8(v: u8) -> Option<Phase> {
+        Phase::ALL.into_iter().find(|p| *p as u8 == v)
+    }
+
+    /// The configuration and API name: `open`, `pre_open`, `halted`, `closed`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Open => "open",
+            Phase::PreOpen => "pre_open",
+            Phase::Halted => "halted",
+            Phase::Closed => "closed",
+        }
+    }
+
+    /// The phase with that [`Phase::name`].
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Phase> {
+        Phase::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

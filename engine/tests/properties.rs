@@ -13,7 +13,12 @@
 //! - within a price level, resting orders fill in queue (FIFO) order;
 //! - an input answered only by rejects (or a status request) leaves
 //!   `state_hash()` unchanged;
-//! - a snapshot restores to an engine with the same hash.
+//! - a snapshot restores to an engine with the same hash, and the same open
+//!   notional per participant and instrument (kept incrementally live,
+//!   recomputed from the orders on restore).
+//!
+//! Operator actions (phases, kill switches, mass cancels, credit limits)
+//! are among the inputs, and instrument B has a volatility interruption.
 
 use std::collections::BTreeMap;
 
@@ -27,6 +32,11 @@ fn config() -> EngineConfig {
     let mut b = InstrumentSpec::new(InstrumentId(2), "B");
     b.collar = Some(Collar::Ticks(4));
     b.reference_price_ticks = Some(100);
+    b.volatility = Some(VolatilityGuard {
+        band_bp: 200,
+        window_ns: 2_000_000,
+        pause_ns: 3_000_000,
+    });
     let stp = [
         StpMode::None,
         StpMode::CancelResting,
@@ -141,7 +151,36 @@ fn input() -> impl Strategy<Value = Input> {
         })),
         1 => Just(Input::ClockTick),
         1 => any::<u64>().prop_map(|state_hash| Input::Checkpoint { state_hash }),
+        1 => admin(),
     ]
+}
+
+fn admin() -> impl Strategy<Value = Input> {
+    prop_oneof![
+        (1u32..=3, 0usize..4).prop_map(|(i, ph)| AdminAction::SetPhase {
+            instrument: InstrumentId(i),
+            phase: Phase::ALL[ph],
+        }),
+        (1u32..=6, prop::bool::weighted(0.3)).prop_map(|(p, engaged)| AdminAction::KillSwitch {
+            participant: ParticipantId(p),
+            engaged,
+        }),
+        (prop::option::of(1u32..=5), prop::option::of(1u32..=2)).prop_map(|(p, i)| {
+            AdminAction::MassCancel {
+                participant: p.map(ParticipantId),
+                instrument: i.map(InstrumentId),
+                side: None,
+            }
+        }),
+        (1u32..=5, 1u32..=2, prop::option::of(0u64..3_000)).prop_map(|(p, i, l)| {
+            AdminAction::SetCreditLimit {
+                participant: ParticipantId(p),
+                instrument: InstrumentId(i),
+                max_open_notional_tick_lots: l,
+            }
+        }),
+    ]
+    .prop_map(Input::Admin)
 }
 
 /// Queue positions of resting orders before an input, by (instrument, side, price).
@@ -295,6 +334,12 @@ proptest! {
         }
         let restored = Engine::restore(config(), &e.snapshot()).expect("snapshot restores");
         prop_assert_eq!(restored.state_hash(), e.state_hash());
+        for p in 1..=5 {
+            for i in 1..=2 {
+                let (p, i) = (ParticipantId(p), InstrumentId(i));
+                prop_assert_eq!(e.credit(p, i), restored.credit(p, i), "open notional of {:?} on {:?}", p, i);
+            }
+        }
     }
 
     #[test]

@@ -282,6 +282,9 @@ impl Model {
             Input::ClockTick => self.clock_tick(),
             // "Changes nothing and emits nothing."
             Input::Checkpoint { .. } => {}
+            // The generator makes no operator actions: the model has none
+            // (`tests/controls.rs` tests them against hand-written cases).
+            Input::Admin(a) => panic!("the reference model has no operator controls: {a:?}"),
         }
         std::mem::take(&mut self.out)
     }
@@ -1584,6 +1587,7 @@ pub(crate) fn config() -> EngineConfig {
             .collect(),
         day_end_ns_of_day: 22 * 3_600 * 1_000_000_000,
         orders_capacity: 1 << 12,
+        credit_limits: Vec::new(),
     }
 }
 

@@ -285,7 +285,10 @@ impl FixApp {
             Event::Exec(x) => x.participant,
             Event::CancelReject(c) => c.participant,
             Event::MassCancelReport(m) => m.participant,
-            Event::BookLevel(_) | Event::Trade(_) => return,
+            Event::BookLevel(_)
+            | Event::Trade(_)
+            | Event::InstrumentStatus(_)
+            | Event::AdminReport(_) => return,
         };
         let pos = self.position(participant, seq);
         let Some(&index) = session_of.get(&participant) else {
@@ -325,7 +328,10 @@ impl FixApp {
                     encode_mass_cancel_report(e, m, symbol.as_deref(), time_ns);
                 });
             }
-            Event::BookLevel(_) | Event::Trade(_) => {}
+            Event::BookLevel(_)
+            | Event::Trade(_)
+            | Event::InstrumentStatus(_)
+            | Event::AdminReport(_) => {}
         }
     }
 
@@ -1199,6 +1205,9 @@ fn cancel_text(c: engine::reason::CancelReason) -> &'static str {
         C::Expired => "expired",
         C::PriceCollar => "cancelled at the price collar",
         C::MassCancel => "cancelled by mass cancel",
+        C::KillSwitch => "cancelled by the participant's kill switch",
+        C::Operator => "cancelled by the venue operator",
+        C::VolatilityInterruption => "cancelled by a volatility interruption; instrument halted",
     }
 }
 

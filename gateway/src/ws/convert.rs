@@ -155,6 +155,12 @@ pub fn reject_code(r: RejectReason) -> &'static str {
         RejectReason::ReplaceQtyAtOrBelowFilled => "replace_qty_at_or_below_filled",
         RejectReason::TooLateToCancel => "too_late_to_cancel",
         RejectReason::UnexpectedStopPrice => "unexpected_stop_price",
+        RejectReason::InstrumentHalted => "instrument_halted",
+        RejectReason::InstrumentClosed => "instrument_closed",
+        RejectReason::PreOpenWouldMatch => "pre_open_would_match",
+        RejectReason::KillSwitchEngaged => "kill_switch_engaged",
+        RejectReason::CreditLimitExceeded => "credit_limit_exceeded",
+        RejectReason::InvalidAdminRequest => "invalid_admin_request",
     }
 }
 
@@ -173,6 +179,15 @@ pub fn cancel_code(r: CancelReason) -> (&'static str, &'static str) {
         CancelReason::Expired => ("expired", "order expired"),
         CancelReason::PriceCollar => ("price_collar", "would trade outside the price collar"),
         CancelReason::MassCancel => ("mass_cancel", "cancelled by a mass cancel"),
+        CancelReason::KillSwitch => (
+            "kill_switch",
+            "cancelled by the participant's kill switch",
+        ),
+        CancelReason::Operator => ("operator", "cancelled by the venue operator"),
+        CancelReason::VolatilityInterruption => (
+            "volatility_interruption",
+            "cancelled by a volatility interruption; the instrument is halted",
+        ),
     }
 }
 

@@ -552,6 +552,9 @@ impl Hub {
                             ))
                         });
                     }
+                    // Halts reach clients as rejects naming the phase; the
+                    // operator's answers go to the admin API.
+                    Event::InstrumentStatus(_) | Event::AdminReport(_) => {}
                 }
             }
             Output::Refused {
