@@ -177,6 +177,7 @@ fn config(p: &Params, inputs: u64) -> VenueConfig {
             .expect("the example configuration loads");
     config.fix_listen = "127.0.0.1:0".parse().expect("addr");
     config.ws.listen = "127.0.0.1:0".parse().expect("addr");
+    config.admin.listen = "127.0.0.1:0".parse().expect("addr");
     config.durability = journal::Durability::Process;
     config.snapshot_every_inputs = 0;
     config.ws.max_connections_per_address = p.subscribers as u32 + 10;

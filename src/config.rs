@@ -468,6 +468,8 @@ pub struct VenueConfig {
     pub ws: WsConfig,
     /// The operator's HTTP API.
     pub admin: AdminConfig,
+    /// Participants' ids and names.
+    pub participant_names: Vec<(ParticipantId, String)>,
 }
 
 /// Reads and checks `path`.
@@ -506,7 +508,11 @@ fn units(text: &str, unit: Decimal, unit_text: &str, what: &str) -> Result<i64> 
 /// A notional (price × quantity, decimal text) in tick-lots: notional =
 /// ticks × tick × lots × lot, so it is `n / (tick × lot)`, which must come
 /// out whole and positive.
-fn notional_tick_lots(n: &str, tick: Decimal, lot: Decimal, what: &str) -> Result<u64> {
+///
+/// # Errors
+/// The text is not a decimal, not a whole number of tick-lots, or not
+/// positive.
+pub fn notional_tick_lots(n: &str, tick: Decimal, lot: Decimal, what: &str) -> Result<u64> {
     let (neg, value) = decimal(n, what)?;
     let tick_lot = Decimal {
         mantissa: tick
@@ -861,6 +867,11 @@ fn check(file: VenueFile) -> Result<VenueConfig> {
         instruments: infos,
         ws,
         admin,
+        participant_names: file
+            .participants
+            .iter()
+            .map(|p| (ParticipantId(p.id), p.name.clone()))
+            .collect(),
     })
 }
 

@@ -9,10 +9,14 @@
 //! - [`demo`]: a small built-in venue for `venue selfcheck` and the tests.
 //! - [`fix_gateway`]: the FIX acceptor's thread, its session stores, and
 //!   the re-derivation of undelivered execution reports after a crash.
+//! - [`admin`]: the operator's HTTP API (actions as journaled inputs,
+//!   health, readiness, metrics).
+//! - [`node`]: a whole running venue, started from a checked configuration.
 //! - [`ws_gateway`]: which outputs go to the FIX and the WebSocket
 //!   gateways, and the books the WebSocket gateway starts from.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod config;
 pub mod demo;
 pub mod fix_gateway;

@@ -36,6 +36,9 @@ enum Command {
         /// Where the WebSocket API listens (overrides `[websocket] listen`).
         #[arg(long)]
         ws_listen: Option<std::net::SocketAddr>,
+        /// Where the admin API listens (overrides `[admin] listen`).
+        #[arg(long)]
+        admin_listen: Option<std::net::SocketAddr>,
         /// Journal durability (overrides `[journal] durability`): `process`
         /// (appended = safe from a process crash; reports leave at once),
         /// `group` (synced every --flush-interval-us; reports wait for the
@@ -141,6 +144,7 @@ fn main() -> ExitCode {
             data,
             fix_listen,
             ws_listen,
+            admin_listen,
             durability,
             flush_interval_us,
         } => run::run(
@@ -149,6 +153,7 @@ fn main() -> ExitCode {
             &run::Overrides {
                 fix_listen,
                 ws_listen,
+                admin_listen,
                 durability,
                 flush_interval_us,
             },

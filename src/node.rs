@@ -4,16 +4,18 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use anyhow::{Context, Result};
 use engine::sequencer::{InputSender, Sequencer, SequencerConfig};
+use gateway::fix::metrics::SessionMetrics;
 use gateway::ws::hub::WsMetrics;
 use gateway::ws::server::WsServer;
 use journal::{Durability, JournalConfig};
 
+use crate::admin::{AdminDeps, AdminServer};
 use crate::config::VenueConfig;
 use crate::fix_gateway::{FixSettings, Prepared, fix_dir};
 use crate::runtime::{JournalLog, SnapshotPolicy, recover_with, spawn, take_snapshot};
@@ -25,9 +27,14 @@ pub struct Node {
     pub fix_addr: SocketAddr,
     /// Where the WebSocket API listens.
     pub ws_addr: SocketAddr,
+    /// Where the admin API listens.
+    pub admin_addr: SocketAddr,
     /// The WebSocket gateway's figures.
     pub ws_metrics: Arc<WsMetrics>,
+    /// Each FIX session's figures, by session name.
+    pub fix_metrics: Vec<(String, Arc<SessionMetrics>)>,
     stop: Arc<AtomicBool>,
+    admin: Option<AdminServer>,
     sender: InputSender,
     fix_thread: Option<JoinHandle<()>>,
     ws: Option<WsServer>,
@@ -106,10 +113,10 @@ impl Node {
         let sender = seq.sender();
         let journal_last_seq = seq.log().journal().last_seq();
         let books = crate::ws_gateway::books(seq.engine());
-        let [fix_outputs, ws_outputs]: [_; 2] = seq
+        let [fix_outputs, ws_outputs, admin_outputs]: [_; 3] = seq
             .route_outputs(crate::ws_gateway::routes(config))
             .try_into()
-            .map_err(|_| anyhow::anyhow!("expected two output rings"))?;
+            .map_err(|_| anyhow::anyhow!("expected three output rings"))?;
         let fix = crate::fix_gateway::start(
             &fix_settings,
             prepared,
@@ -134,7 +141,36 @@ impl Node {
             if config.ws.tls.is_some() { "wss" } else { "ws" },
             ws.addr
         );
+        let ready = Arc::new(AtomicBool::new(false));
+        let journal_failed = Arc::new(Mutex::new(None));
+        let admin = crate::admin::start(
+            config.admin.listen,
+            AdminDeps {
+                instruments: config.instruments.clone(),
+                participants: config.participant_names.clone(),
+                token_hash: config.admin.token_hash.clone(),
+                fix_sessions: fix.metrics.clone(),
+                ws_metrics: Arc::clone(&ws.metrics),
+                ready: Arc::clone(&ready),
+                stop: Arc::clone(&stop),
+                journal_failed: Arc::clone(&journal_failed),
+                metrics: Arc::new(String::new),
+            },
+            seq.engine(),
+            seq.sender(),
+            admin_outputs,
+        )?;
+        println!(
+            "admin API listening on http://{}{}",
+            admin.addr,
+            if config.admin.token_hash.is_some() {
+                ""
+            } else {
+                " (operator actions disabled: no [admin] token_hash)"
+            }
+        );
         let ws_wake = ws.wake.clone();
+        let fix_metrics = fix.metrics.clone();
         let (fix_wake, fix_thread) = (fix.wake, fix.thread);
         let policy = SnapshotPolicy {
             dir: snapshot_dir.clone(),
@@ -148,15 +184,27 @@ impl Node {
             Arc::clone(&stop),
             move |seq: &mut Sequencer<JournalLog>| {
                 snapshots(seq);
+                if let Some(reason) = seq.halted() {
+                    let mut failed = journal_failed
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner);
+                    if failed.is_none() {
+                        *failed = Some(reason.to_owned());
+                    }
+                }
                 fix_wake.notify();
                 ws_wake.notify();
             },
         )?;
+        ready.store(true, Ordering::Release);
         Ok(Node {
             fix_addr: fix.addr,
             ws_addr: ws.addr,
+            admin_addr: admin.addr,
             ws_metrics: Arc::clone(&ws.metrics),
+            fix_metrics,
             stop,
+            admin: Some(admin),
             sender,
             fix_thread: Some(fix_thread),
             ws: Some(ws),
@@ -203,6 +251,9 @@ impl Node {
         }
         if let Some(ws) = self.ws.take() {
             ws.join();
+        }
+        if let Some(admin) = self.admin.take() {
+            admin.join();
         }
         let Some(handle) = self.seq.take() else {
             return Ok(());

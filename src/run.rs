@@ -25,6 +25,7 @@ pub(crate) enum DurabilityArg {
 pub(crate) struct Overrides {
     pub(crate) fix_listen: Option<SocketAddr>,
     pub(crate) ws_listen: Option<SocketAddr>,
+    pub(crate) admin_listen: Option<SocketAddr>,
     pub(crate) durability: Option<DurabilityArg>,
     pub(crate) flush_interval_us: Option<u64>,
 }
@@ -41,6 +42,9 @@ pub(crate) fn run(config_path: &Path, data: &Path, overrides: &Overrides) -> Res
     }
     if let Some(addr) = overrides.ws_listen {
         config.ws.listen = addr;
+    }
+    if let Some(addr) = overrides.admin_listen {
+        config.admin.listen = addr;
     }
     let flush_interval_us = overrides
         .flush_interval_us

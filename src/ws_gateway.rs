@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use engine::sequencer::{Output, Route};
 use engine::types::{ParticipantId, Side};
-use engine::{Engine, Event};
+use engine::{Engine, Event, Input};
 use gateway::ws::hub::{InitialBooks, WS_ORIGIN};
 
 use crate::config::VenueConfig;
@@ -22,24 +22,37 @@ fn owner(event: &Event) -> Option<ParticipantId> {
     }
 }
 
-/// Two routes, in this order: the FIX gateway's (the private events of
-/// participants with a FIX session, and refusals of FIX inputs) and the
+/// Three routes, in this order: the FIX gateway's (the private events of
+/// participants with a FIX session, and refusals of FIX inputs), the
 /// WebSocket gateway's (all market data, the private events of participants
-/// with WebSocket keys, and refusals of WebSocket inputs). A participant
-/// with both gets its events on both.
+/// with WebSocket keys, and refusals of WebSocket inputs), and the admin
+/// API's ([`crate::admin::is_admin_output`]). A participant with both
+/// gateways gets its events on both.
 #[must_use]
 pub fn routes(config: &VenueConfig) -> Vec<Route> {
     let fix: BTreeSet<ParticipantId> = config.fix_sessions.iter().map(|s| s.participant).collect();
     let ws: BTreeSet<ParticipantId> = config.ws.participants.iter().map(|p| p.id).collect();
+    let admin_only = |out: &Output| match out {
+        Output::Event { event, .. } => {
+            matches!(event, Event::AdminReport(_) | Event::InstrumentStatus(_))
+        }
+        Output::Refused { input, .. } => matches!(input, Input::Admin(_)),
+    };
     vec![
         Box::new(move |out: &Output| match out {
             Output::Event { event, .. } => owner(event).is_some_and(|p| fix.contains(&p)),
-            Output::Refused { origin, .. } => origin & WS_ORIGIN == 0,
+            Output::Refused { origin, input, .. } => {
+                origin & WS_ORIGIN == 0 && !matches!(input, Input::Admin(_))
+            }
         }),
-        Box::new(move |out: &Output| match out {
-            Output::Event { event, .. } => owner(event).is_none_or(|p| ws.contains(&p)),
-            Output::Refused { origin, .. } => origin & WS_ORIGIN != 0,
+        Box::new(move |out: &Output| {
+            !admin_only(out)
+                && match out {
+                    Output::Event { event, .. } => owner(event).is_none_or(|p| ws.contains(&p)),
+                    Output::Refused { origin, .. } => origin & WS_ORIGIN != 0,
+                }
         }),
+        Box::new(crate::admin::is_admin_output),
     ]
 }
 

@@ -58,7 +58,8 @@ use crate::config::EngineConfig;
 use crate::engine::{Engine, Order, Place};
 use crate::event::{OrdStatus, Reason};
 use crate::input::{
-    AdminAction, Cancel, Input, MassCancel, MassStatusRequest, NewOrder, OrderRef, OrderStatusRequest, Replace,
+    AdminAction, Cancel, Input, MassCancel, MassStatusRequest, NewOrder, OrderRef,
+    OrderStatusRequest, Replace,
 };
 use crate::reason::{CancelReason, RejectReason};
 use crate::store::{DONE, DoneOrder, OrderStore};
@@ -942,7 +943,10 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
     for _ in 0..n_limits {
         let (p, i, limit) = (ParticipantId(r.u32()?), InstrumentId(r.u32()?), r.u64()?);
         if !e.set_credit_limit(p, i, Some(limit)) {
-            return Err(bad(&r, "credit limit of an unknown participant or instrument"));
+            return Err(bad(
+                &r,
+                "credit limit of an unknown participant or instrument",
+            ));
         }
     }
     r.finish()?;

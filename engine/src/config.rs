@@ -9,8 +9,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::types::{
-    InstrumentId, OrdType, ParticipantId, Phase, PriceTicks, QtyLots, StpMode, TimeInForce,
-    TimeNs,
+    InstrumentId, OrdType, ParticipantId, Phase, PriceTicks, QtyLots, StpMode, TimeInForce, TimeNs,
 };
 
 /// An exact, non-negative decimal number: `mantissa * 10^-scale`.

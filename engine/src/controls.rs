@@ -59,7 +59,9 @@ impl VolWindow {
     /// Forgets trades older than `window` before `now`, keeping the last.
     pub(crate) fn expire(&mut self, now: TimeNs, window: TimeNs) {
         let old = |q: &VecDeque<(TimeNs, PriceTicks)>| {
-            q.len() > 1 && q.front().is_some_and(|&(t, _)| t.saturating_add(window) < now)
+            q.len() > 1
+                && q.front()
+                    .is_some_and(|&(t, _)| t.saturating_add(window) < now)
         };
         while old(&self.lows) {
             self.lows.pop_front();
@@ -140,7 +142,11 @@ impl Engine {
 
     /// The open notional of a participant on an instrument, and its limit.
     #[must_use]
-    pub fn credit(&self, p: ParticipantId, instrument: InstrumentId) -> Option<(u128, Option<u64>)> {
+    pub fn credit(
+        &self,
+        p: ParticipantId,
+        instrument: InstrumentId,
+    ) -> Option<(u128, Option<u64>)> {
         let ii = self.instrument_idx(instrument)?;
         let c = self.credit[self.credit_idx(p, ii)?];
         Some((c.open, c.limit))
@@ -249,7 +255,13 @@ impl Engine {
 
     /// Sets a phase; on opening, stops whose condition came true meanwhile
     /// are triggered.
-    fn set_phase(&mut self, sink: &mut impl EventSink, ii: usize, phase: Phase, cause: StatusCause) {
+    fn set_phase(
+        &mut self,
+        sink: &mut impl EventSink,
+        ii: usize,
+        phase: Phase,
+        cause: StatusCause,
+    ) {
         let inst = &mut self.instruments[ii];
         inst.phase = phase;
         inst.resume_at_ns = 0;
@@ -290,11 +302,10 @@ impl Engine {
                 Some(a) => {
                     self.killed[a] = engaged;
                     if engaged {
-                        report.cancelled_count = self.cancel_where(
-                            sink,
-                            CancelReason::KillSwitch,
-                            |o| o.participant == participant,
-                        );
+                        report.cancelled_count =
+                            self.cancel_where(sink, CancelReason::KillSwitch, |o| {
+                                o.participant == participant
+                            });
                     }
                 }
                 None => report.reject = invalid,
@@ -311,12 +322,11 @@ impl Engine {
                     report.reject = invalid;
                 } else {
                     let inst = inst.flatten().map(|i| i as u32);
-                    report.cancelled_count =
-                        self.cancel_where(sink, CancelReason::Operator, |o| {
-                            participant.is_none_or(|p| o.participant == p)
-                                && inst.is_none_or(|i| o.inst == i)
-                                && side.is_none_or(|s| o.side == s)
-                        });
+                    report.cancelled_count = self.cancel_where(sink, CancelReason::Operator, |o| {
+                        participant.is_none_or(|p| o.participant == p)
+                            && inst.is_none_or(|i| o.inst == i)
+                            && side.is_none_or(|s| o.side == s)
+                    });
                 }
             }
             AdminAction::SetCreditLimit {

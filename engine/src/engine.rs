@@ -1016,7 +1016,12 @@ impl Engine {
         if end.stp_cancel {
             self.cancel_live(sink, a, CancelReason::SelfTradePrevention, ClOrdId::EMPTY);
         } else if end.vol_hit {
-            self.cancel_live(sink, a, CancelReason::VolatilityInterruption, ClOrdId::EMPTY);
+            self.cancel_live(
+                sink,
+                a,
+                CancelReason::VolatilityInterruption,
+                ClOrdId::EMPTY,
+            );
             self.volatility_halt(sink, ii);
         } else if o.leaves_qty_lots == 0 {
             debug_assert!(o.place == Place::Done);
@@ -1578,7 +1583,8 @@ impl Engine {
         let open_now = order_notional(o, o.leaves_qty_lots);
         let open_new = u128::from(notional_price.unwrap_or(0).unsigned_abs())
             * u128::from(r.qty_lots - o.cum_qty_lots);
-        if open_new > open_now && !self.credit_ok(o.participant, o.inst as usize, open_new, open_now)
+        if open_new > open_now
+            && !self.credit_ok(o.participant, o.inst as usize, open_new, open_now)
         {
             return Err(R::CreditLimitExceeded);
         }

@@ -204,7 +204,8 @@ pub use crate::event::{
     TradePrint,
 };
 pub use crate::input::{
-    AdminAction, Cancel, Input, MassCancel, MassStatusRequest, NewOrder, OrderRef, OrderStatusRequest, Replace,
+    AdminAction, Cancel, Input, MassCancel, MassStatusRequest, NewOrder, OrderRef,
+    OrderStatusRequest, Replace,
 };
 pub use crate::reason::{CancelReason, RejectReason};
 pub use crate::types::{

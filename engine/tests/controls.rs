@@ -58,7 +58,14 @@ impl Venue {
         out
     }
 
-    fn order(&mut self, p: ParticipantId, id: &str, side: Side, price: i64, qty: u64) -> Vec<Event> {
+    fn order(
+        &mut self,
+        p: ParticipantId,
+        id: &str,
+        side: Side,
+        price: i64,
+        qty: u64,
+    ) -> Vec<Event> {
         self.order_tif(p, id, side, price, qty, TimeInForce::Gtc)
     }
 
@@ -218,7 +225,11 @@ fn the_kill_switch_cancels_everything_and_refuses_new_orders_until_reset() {
         rejected(&v.order(P1, "d", Side::Buy, 99, 5)),
         Some(RejectReason::KillSwitchEngaged)
     );
-    assert_eq!(rejected(&v.order(P2, "e", Side::Buy, 99, 1)), None, "others trade on");
+    assert_eq!(
+        rejected(&v.order(P2, "e", Side::Buy, 99, 1)),
+        None,
+        "others trade on"
+    );
     v.admin(AdminAction::KillSwitch {
         participant: P1,
         engaged: false,
@@ -281,9 +292,22 @@ fn credit_limits_count_resting_notional_and_free_it_on_fills() {
         })
     };
     let events = v.apply(replace(60));
-    assert!(matches!(events[..], [Event::CancelReject(CancelReject { reason: RejectReason::CreditLimitExceeded, .. })]), "{events:?}");
+    assert!(
+        matches!(
+            events[..],
+            [Event::CancelReject(CancelReject {
+                reason: RejectReason::CreditLimitExceeded,
+                ..
+            })]
+        ),
+        "{events:?}"
+    );
     let events = v.apply(replace(10));
-    assert!(events.iter().any(|e| matches!(e, Event::Exec(x) if x.exec_type == ExecType::Replaced)));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Exec(x) if x.exec_type == ExecType::Replaced))
+    );
     // Restored state counts the same.
     let restored = Engine::restore(config(), &v.e.snapshot()).expect("restores");
     assert_eq!(restored.credit(P2, INST), v.e.credit(P2, INST));
@@ -298,7 +322,11 @@ fn a_move_beyond_the_band_halts_the_instrument_and_the_pause_ends_at_a_clock_tic
     v.order(P1, "a2", Side::Sell, 104, 1);
     v.order(P1, "a3", Side::Sell, 108, 1);
     let events = v.order(P2, "sweep", Side::Buy, 120, 3);
-    assert_eq!(trades(&events), [(100, 1), (104, 1)], "108 is beyond 100 + 5%");
+    assert_eq!(
+        trades(&events),
+        [(100, 1), (104, 1)],
+        "108 is beyond 100 + 5%"
+    );
     let c = cancels(&events);
     assert_eq!(c.len(), 1);
     assert_eq!(c[0].1, CancelReason::VolatilityInterruption);

@@ -147,7 +147,10 @@ impl Coverage {
             RejectReason::CreditLimitExceeded,
             RejectReason::InvalidAdminRequest,
         ];
-        for r in RejectReason::ALL.into_iter().filter(|r| !controls.contains(r)) {
+        for r in RejectReason::ALL
+            .into_iter()
+            .filter(|r| !controls.contains(r))
+        {
             assert!(
                 self.rejects.contains_key(&r.code()),
                 "reject reason {r:?} never seen"
@@ -158,7 +161,10 @@ impl Coverage {
             CancelReason::Operator,
             CancelReason::VolatilityInterruption,
         ];
-        for c in CancelReason::ALL.into_iter().filter(|c| !controls.contains(c)) {
+        for c in CancelReason::ALL
+            .into_iter()
+            .filter(|c| !controls.contains(c))
+        {
             assert!(
                 self.cancels.contains_key(&c.code()),
                 "cancel reason {c:?} never seen"

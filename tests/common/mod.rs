@@ -61,7 +61,14 @@ pub(crate) fn limit(
 /// its stdout lines arrive on the receiver.
 pub(crate) fn venue(data: &Path) -> (ChildGuard, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_venue"))
-        .args(["run", "--fix-listen", "127.0.0.1:0", "--data"])
+        .args([
+            "run",
+            "--fix-listen",
+            "127.0.0.1:0",
+            "--ws-listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--admin-listen", "127.0.0.1:0", "--data"])
         .arg(data)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -120,6 +127,7 @@ pub(crate) fn example_config_for_tests() -> venue::config::VenueConfig {
             .expect("the example configuration loads");
     config.fix_listen = "127.0.0.1:0".parse().expect("addr");
     config.ws.listen = "127.0.0.1:0".parse().expect("addr");
+    config.admin.listen = "127.0.0.1:0".parse().expect("addr");
     config.durability = journal::Durability::Process;
     config.snapshot_every_inputs = 0;
     config

@@ -82,11 +82,13 @@ pub fn origin_of(session: usize, seq: u64) -> Origin {
 /// Unpacks [`origin_of`]: `(session index, MsgSeqNum)`.
 #[must_use]
 pub fn origin_parts(origin: Origin) -> Option<(usize, u64)> {
-    // The top bit marks the WebSocket gateway's inputs.
-    if origin == ORIGIN_NONE || origin >> 63 != 0 {
+    // The top bit marks the WebSocket gateway's inputs; origins below 2^48
+    // (none, the admin API's) name no session.
+    let session = origin >> 48;
+    if session == 0 || origin >> 63 != 0 {
         return None;
     }
-    Some((((origin >> 48) - 1) as usize, origin & ((1 << 48) - 1)))
+    Some(((session - 1) as usize, origin & ((1 << 48) - 1)))
 }
 
 /// Counters for metrics.
@@ -1226,4 +1228,19 @@ fn fmt_u64(buf: &mut [u8; 20], mut n: u64) -> &[u8] {
         }
     }
     &buf[i..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_round_trip_and_foreign_ones_name_no_session() {
+        assert_eq!(origin_parts(origin_of(0, 7)), Some((0, 7)));
+        assert_eq!(origin_parts(origin_of(41, (1 << 48) - 1)), Some((41, (1 << 48) - 1)));
+        // None, the admin API's small counters, the WebSocket gateway's.
+        for foreign in [ORIGIN_NONE, 1, 12_345, (1 << 48) - 1, 1 << 63 | 5] {
+            assert_eq!(origin_parts(foreign), None, "{foreign:#x}");
+        }
+    }
 }

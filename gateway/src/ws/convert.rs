@@ -179,10 +179,7 @@ pub fn cancel_code(r: CancelReason) -> (&'static str, &'static str) {
         CancelReason::Expired => ("expired", "order expired"),
         CancelReason::PriceCollar => ("price_collar", "would trade outside the price collar"),
         CancelReason::MassCancel => ("mass_cancel", "cancelled by a mass cancel"),
-        CancelReason::KillSwitch => (
-            "kill_switch",
-            "cancelled by the participant's kill switch",
-        ),
+        CancelReason::KillSwitch => ("kill_switch", "cancelled by the participant's kill switch"),
         CancelReason::Operator => ("operator", "cancelled by the venue operator"),
         CancelReason::VolatilityInterruption => (
             "volatility_interruption",
