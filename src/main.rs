@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+mod client;
 mod journal_cmd;
 mod run;
 mod selfcheck;
@@ -67,6 +68,11 @@ enum Command {
     /// Inspect and check a journal directory.
     #[command(subcommand)]
     Journal(journal_cmd::JournalCommand),
+    /// A trading terminal: log on over FIX as a participant and type orders
+    /// (`buy 5 UST-10Y 99.515625 gtc`), cancels and replaces; every report
+    /// from the venue is printed as it arrives. Reads commands from stdin,
+    /// so a script can be piped in; `help` lists them.
+    Client(client::ClientArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -163,6 +169,7 @@ fn main() -> ExitCode {
         Command::HashPassword => hash_password(),
         Command::WsKeygen { file } => ws_keygen(&file),
         Command::Journal(cmd) => journal_cmd::run(cmd),
+        Command::Client(args) => client::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
