@@ -22,6 +22,7 @@ use gateway::ws::config::{TlsFiles, WsConfig, WsParticipant, parse_public_key};
 use journal::Durability;
 use serde::Deserialize;
 
+use crate::logging::{LogFormat, LogSettings};
 use crate::runtime::IdleStrategy;
 
 /// The file, as written.
@@ -30,6 +31,9 @@ use crate::runtime::IdleStrategy;
 pub struct VenueFile {
     /// `[venue]`
     pub venue: VenueSection,
+    /// `[log]`
+    #[serde(default)]
+    pub log: LogSection,
     /// `[journal]`
     #[serde(default)]
     pub journal: JournalSection,
@@ -56,6 +60,25 @@ pub struct VenueFile {
 pub struct VenueSection {
     /// Display name.
     pub name: String,
+}
+
+/// `[log]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSection {
+    /// `text` or `json`.
+    pub format: String,
+    /// `EnvFilter` directives (`RUST_LOG` overrides them).
+    pub filter: String,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        LogSection {
+            format: "text".to_owned(),
+            filter: "info".to_owned(),
+        }
+    }
 }
 
 /// `[journal]`
@@ -381,6 +404,8 @@ fn default_queue() -> usize {
 pub struct VenueConfig {
     /// Venue name.
     pub name: String,
+    /// The log's format and filter.
+    pub log: LogSettings,
     /// Journal durability.
     pub durability: Durability,
     /// Journal segment size.
@@ -447,6 +472,11 @@ fn units(text: &str, unit: Decimal, unit_text: &str, what: &str) -> Result<i64> 
 }
 
 fn check(file: VenueFile) -> Result<VenueConfig> {
+    let log = LogSettings {
+        format: LogFormat::parse(&file.log.format).context("[log] format")?,
+        filter: file.log.filter.clone(),
+    };
+    crate::logging::parse_filter(&log.filter).context("[log] filter")?;
     let durability = match file.journal.durability.as_str() {
         "process" => Durability::Process,
         "group" => Durability::Group {
@@ -723,6 +753,7 @@ fn check(file: VenueFile) -> Result<VenueConfig> {
     ws.socket_send_buffer_bytes = w.socket_send_buffer_bytes;
     Ok(VenueConfig {
         name: file.venue.name,
+        log,
         durability,
         segment_size_bytes: file.journal.segment_size_mb << 20,
         engine,
@@ -850,6 +881,22 @@ mod tests {
     }
 
     #[test]
+    fn the_log_section_is_optional_and_checked() {
+        assert_eq!(check_text(EXAMPLE).unwrap().log, LogSettings::default());
+        let json = EXAMPLE.replacen("format = \"text\"", "format = \"json\"", 1);
+        let json = json.replacen("filter = \"info\"", "filter = \"warn,gateway=debug\"", 1);
+        let c = check_text(&json).unwrap();
+        assert_eq!(c.log.format, LogFormat::Json);
+        assert_eq!(c.log.filter, "warn,gateway=debug");
+        let start = EXAMPLE.find("[log]").unwrap();
+        let end = EXAMPLE.find("[journal]").unwrap();
+        let without = format!("{}{}", &EXAMPLE[..start], &EXAMPLE[end..]);
+        assert_eq!(check_text(&without).unwrap().log, LogSettings::default());
+        let e = error_of("filter = \"info\"", "level = \"info\"");
+        assert!(e.contains("unknown field `level`"), "{e}");
+    }
+
+    #[test]
     fn unknown_keys_and_wrong_types_name_line_and_column() {
         let e = error_of("idle = \"backoff\"", "idel = \"backoff\"");
         assert!(
@@ -916,6 +963,16 @@ mod tests {
                 "cancel_on_disconnect = \"day\"",
                 "cancel_on_disconnect = \"sometimes\"",
                 "expected none, day or all",
+            ),
+            (
+                "format = \"text\"",
+                "format = \"xml\"",
+                "[log] format: log format \"xml\": expected \"text\" or \"json\"",
+            ),
+            (
+                "filter = \"info\"",
+                "filter = \"venue=loud\"",
+                "[log] filter: log filter \"venue=loud\"",
             ),
         ];
         for (from, to, want) in cases {
