@@ -221,7 +221,7 @@ pub fn start(
             {
                 Ok(r) => r,
                 Err(e) => {
-                    eprintln!("error: the admin API cannot start its runtime: {e}");
+                    tracing::error!(error = %e, "the admin API cannot start its runtime");
                     return;
                 }
             };
@@ -243,7 +243,7 @@ async fn serve(
     let listener = match tokio::net::TcpListener::from_std(std_listener) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("error: the admin API cannot listen: {e}");
+            tracing::error!(error = %e, "the admin API cannot listen");
             return;
         }
     };
@@ -277,7 +277,7 @@ async fn serve(
         .with_graceful_shutdown(shutdown)
         .await
     {
-        eprintln!("error: the admin API failed: {e}");
+        tracing::error!(error = %e, "the admin API failed");
     }
     pump.abort();
 }

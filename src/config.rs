@@ -22,6 +22,7 @@ use gateway::ws::config::{TlsFiles, WsConfig, WsParticipant, parse_public_key};
 use journal::Durability;
 use serde::Deserialize;
 
+use crate::logging::{LogFormat, LogSettings};
 use crate::runtime::IdleStrategy;
 
 /// The file, as written.
@@ -30,6 +31,9 @@ use crate::runtime::IdleStrategy;
 pub struct VenueFile {
     /// `[venue]`
     pub venue: VenueSection,
+    /// `[log]`
+    #[serde(default)]
+    pub log: LogSection,
     /// `[journal]`
     #[serde(default)]
     pub journal: JournalSection,
@@ -89,6 +93,25 @@ pub struct AdminConfig {
     pub listen: SocketAddr,
     /// Argon2 hash of the bearer token, if operator actions are enabled.
     pub token_hash: Option<String>,
+}
+
+/// `[log]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSection {
+    /// `text` or `json`.
+    pub format: String,
+    /// `EnvFilter` directives (`RUST_LOG` overrides them).
+    pub filter: String,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        LogSection {
+            format: "text".to_owned(),
+            filter: "info".to_owned(),
+        }
+    }
 }
 
 /// `[journal]`
@@ -436,6 +459,8 @@ fn default_queue() -> usize {
 pub struct VenueConfig {
     /// Venue name.
     pub name: String,
+    /// The log's format and filter.
+    pub log: LogSettings,
     /// Journal durability.
     pub durability: Durability,
     /// Journal segment size.
@@ -543,6 +568,11 @@ fn percent_bps(p: &str, what: &str) -> Result<u32> {
 }
 
 fn check(file: VenueFile) -> Result<VenueConfig> {
+    let log = LogSettings {
+        format: LogFormat::parse(&file.log.format).context("[log] format")?,
+        filter: file.log.filter.clone(),
+    };
+    crate::logging::parse_filter(&log.filter).context("[log] filter")?;
     let durability = match file.journal.durability.as_str() {
         "process" => Durability::Process,
         "group" => Durability::Group {
@@ -851,6 +881,7 @@ fn check(file: VenueFile) -> Result<VenueConfig> {
     }
     Ok(VenueConfig {
         name: file.venue.name,
+        log,
         durability,
         segment_size_bytes: file.journal.segment_size_mb << 20,
         engine,
@@ -984,6 +1015,22 @@ mod tests {
     }
 
     #[test]
+    fn the_log_section_is_optional_and_checked() {
+        assert_eq!(check_text(EXAMPLE).unwrap().log, LogSettings::default());
+        let json = EXAMPLE.replacen("format = \"text\"", "format = \"json\"", 1);
+        let json = json.replacen("filter = \"info\"", "filter = \"warn,gateway=debug\"", 1);
+        let c = check_text(&json).unwrap();
+        assert_eq!(c.log.format, LogFormat::Json);
+        assert_eq!(c.log.filter, "warn,gateway=debug");
+        let start = EXAMPLE.find("[log]").unwrap();
+        let end = EXAMPLE.find("[journal]").unwrap();
+        let without = format!("{}{}", &EXAMPLE[..start], &EXAMPLE[end..]);
+        assert_eq!(check_text(&without).unwrap().log, LogSettings::default());
+        let e = error_of("filter = \"info\"", "level = \"info\"");
+        assert!(e.contains("unknown field `level`"), "{e}");
+    }
+
+    #[test]
     fn unknown_keys_and_wrong_types_name_line_and_column() {
         let e = error_of("idle = \"backoff\"", "idel = \"backoff\"");
         assert!(
@@ -1050,6 +1097,16 @@ mod tests {
                 "cancel_on_disconnect = \"day\"",
                 "cancel_on_disconnect = \"sometimes\"",
                 "expected none, day or all",
+            ),
+            (
+                "format = \"text\"",
+                "format = \"xml\"",
+                "[log] format: log format \"xml\": expected \"text\" or \"json\"",
+            ),
+            (
+                "filter = \"info\"",
+                "filter = \"venue=loud\"",
+                "[log] filter: log filter \"venue=loud\"",
             ),
         ];
         for (from, to, want) in cases {

@@ -28,6 +28,8 @@ use gateway::fix::metrics::SessionMetrics;
 use gateway::fix::session::Session;
 use gateway::fix::store::{MessageStore, Watermark};
 
+use tracing::{error, info, warn};
+
 use crate::runtime::wall_clock_ns;
 
 /// The FIX gateway's settings.
@@ -72,10 +74,10 @@ impl Prepared {
             let store = MessageStore::open(&path, wall_clock_ns())
                 .with_context(|| format!("cannot open the message store of {}", config.name()))?;
             if store.cut_bytes > 0 {
-                eprintln!(
-                    "warning: cut a torn tail of {} bytes from {}",
-                    store.cut_bytes,
-                    path.display()
+                warn!(
+                    bytes = store.cut_bytes,
+                    store = %path.display(),
+                    "cut a torn tail from a FIX message store"
                 );
             }
             sessions.push(Session::new(config.clone(), i, store));
@@ -149,9 +151,8 @@ pub fn start(
     stop: Arc<AtomicBool>,
 ) -> Result<Started> {
     let app = FixApp::new(sender, instruments);
-    let log: gateway::fix::acceptor::LogFn = Box::new(|line: &str| eprintln!("{line}"));
     let sessions = std::mem::take(&mut prepared.sessions);
-    let mut acceptor = Acceptor::bind(settings.listen, sessions, app, outputs, log)
+    let mut acceptor = Acceptor::bind(settings.listen, sessions, app, outputs)
         .with_context(|| format!("cannot listen for FIX on {}", settings.listen))?;
     let addr = acceptor.local_addr()?;
     let wake = acceptor.wake_handle();
@@ -163,6 +164,10 @@ pub fn start(
     }
     if redelivered > 0 {
         println!("fix: {redelivered} replayed events checked for undelivered execution reports");
+        info!(
+            events = redelivered,
+            "FIX: replayed events checked for undelivered execution reports"
+        );
     }
     let mut watermark = prepared.watermark;
     watermark.set(journal_last_seq)?;
@@ -201,12 +206,12 @@ fn gateway_loop(
         let work = match turn {
             Ok(w) => w,
             Err(e) => {
-                eprintln!("error: the FIX gateway's poller failed: {e}");
+                error!(error = %e, "the FIX gateway's poller failed; FIX is down");
                 return;
             }
         };
         if let Err(e) = watermark.set(acceptor.handled_through()) {
-            eprintln!("warning: cannot write the FIX delivery watermark: {e}");
+            warn!(error = %e, "cannot write the FIX delivery watermark");
         }
         if work > 0 {
             empty = 0;

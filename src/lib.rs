@@ -6,6 +6,8 @@
 //!   strategies and the pinned loop thread.
 //! - [`snapshot`]: engine snapshots on disk.
 //! - [`config`]: the venue's TOML configuration file, read and checked.
+//! - [`data_lock`]: one writer per data directory (an advisory lock file).
+//! - [`logging`]: structured logs (`tracing`), written off the matching thread.
 //! - [`demo`]: a small built-in venue for `venue selfcheck` and the tests.
 //! - [`fix_gateway`]: the FIX acceptor's thread, its session stores, and
 //!   the re-derivation of undelivered execution reports after a crash.
@@ -18,8 +20,10 @@
 
 pub mod admin;
 pub mod config;
+pub mod data_lock;
 pub mod demo;
 pub mod fix_gateway;
+pub mod logging;
 pub mod node;
 pub mod runtime;
 pub mod snapshot;

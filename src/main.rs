@@ -49,6 +49,10 @@ enum Command {
         /// Group commit interval in microseconds (overrides `[journal] flush_interval_us`).
         #[arg(long)]
         flush_interval_us: Option<u64>,
+        /// Log line format on standard error (overrides `[log] format`).
+        /// `RUST_LOG` overrides `[log] filter`.
+        #[arg(long, value_enum)]
+        log_format: Option<venue::logging::LogFormat>,
     },
     /// Check a configuration file.
     #[command(subcommand)]
@@ -153,6 +157,7 @@ fn main() -> ExitCode {
             admin_listen,
             durability,
             flush_interval_us,
+            log_format,
         } => run::run(
             &config,
             &data,
@@ -162,6 +167,7 @@ fn main() -> ExitCode {
                 admin_listen,
                 durability,
                 flush_interval_us,
+                log_format,
             },
         ),
         Command::Config(ConfigCommand::Check { file }) => config_check(&file),

@@ -1,6 +1,10 @@
 //! A running venue: recovery, the sequencer thread, and both gateways,
 //! started from a checked configuration. `venue run` is this plus signal
 //! handling; the integration tests start one in-process.
+//!
+//! A node holds its data directory's lock ([`DataLock`]) from before it
+//! opens anything there until its threads have ended and the journal is
+//! closed, so two nodes never write one directory.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,9 +18,11 @@ use gateway::fix::metrics::SessionMetrics;
 use gateway::ws::hub::WsMetrics;
 use gateway::ws::server::WsServer;
 use journal::{Durability, JournalConfig};
+use tracing::{error, info, warn};
 
 use crate::admin::{AdminDeps, AdminServer};
 use crate::config::VenueConfig;
+use crate::data_lock::DataLock;
 use crate::fix_gateway::{FixSettings, Prepared, fix_dir};
 use crate::runtime::{JournalLog, SnapshotPolicy, recover_with, spawn, take_snapshot};
 
@@ -40,14 +46,18 @@ pub struct Node {
     ws: Option<WsServer>,
     seq: Option<JoinHandle<Sequencer<JournalLog>>>,
     snapshot_dir: PathBuf,
+    /// Dropped last, after the threads have ended (see `Drop`).
+    _lock: DataLock,
 }
 
 impl Node {
     /// Recovers from `data` and starts everything.
     ///
     /// # Errors
-    /// Recovery failed, or a listener or thread could not start.
+    /// Another venue holds `data`, recovery failed, or a listener or thread
+    /// could not start.
     pub fn start(config: &VenueConfig, data: &Path) -> Result<Node> {
+        let lock = DataLock::acquire(data)?;
         let journal_dir = data.join("journal");
         let snapshot_dir = data.join("snapshots");
         let journal_config = JournalConfig {
@@ -74,15 +84,15 @@ impl Node {
             &mut |seq, time_ns, event| prepared.observe(seq, time_ns, event),
         )?;
         for w in &r.warnings {
-            eprintln!("warning: {w}");
+            warn!(warning = %w, "snapshot skipped");
         }
         if let Some(cut) = &r.report.cut {
-            eprintln!(
-                "warning: cut a torn journal tail of {} bytes at offset {} of {} ({})",
-                cut.bytes,
-                cut.offset,
-                cut.segment.display(),
-                cut.reason
+            warn!(
+                bytes = cut.bytes,
+                offset = cut.offset,
+                segment = %cut.segment.display(),
+                reason = %cut.reason,
+                "cut a torn journal tail"
             );
         }
         let start = match r.from_snapshot {
@@ -95,6 +105,14 @@ impl Node {
             r.replayed,
             r.elapsed.as_secs_f64() * 1e3,
             r.engine.state_hash()
+        );
+        info!(
+            journal = %journal_dir.display(),
+            snapshot_seq = r.from_snapshot,
+            replayed = r.replayed,
+            elapsed_us = r.elapsed.as_micros() as u64,
+            state_hash = %format_args!("{:016x}", r.engine.state_hash()),
+            "recovered"
         );
         let mut seq = Sequencer::new(
             r.engine,
@@ -127,6 +145,7 @@ impl Node {
             Arc::clone(&stop),
         )?;
         println!("FIX 4.4 acceptor listening on {}", fix.addr);
+        info!(addr = %fix.addr, "FIX 4.4 acceptor listening");
         let ws = gateway::ws::server::start(
             config.ws.clone(),
             seq.sender(),
@@ -141,6 +160,7 @@ impl Node {
             if config.ws.tls.is_some() { "wss" } else { "ws" },
             ws.addr
         );
+        info!(addr = %ws.addr, tls = config.ws.tls.is_some(), "WebSocket API listening");
         let ready = Arc::new(AtomicBool::new(false));
         let journal_failed = Arc::new(Mutex::new(None));
         let admin = crate::admin::start(
@@ -169,6 +189,7 @@ impl Node {
                 " (operator actions disabled: no [admin] token_hash)"
             }
         );
+        info!(addr = %admin.addr, actions = config.admin.token_hash.is_some(), "admin API listening");
         let ws_wake = ws.wake.clone();
         let fix_metrics = fix.metrics.clone();
         let (fix_wake, fix_thread) = (fix.wake, fix.thread);
@@ -210,6 +231,7 @@ impl Node {
             ws: Some(ws),
             seq: Some(handle),
             snapshot_dir,
+            _lock: lock,
         })
     }
 
@@ -247,7 +269,7 @@ impl Node {
         if let Some(t) = self.fix_thread.take()
             && t.join().is_err()
         {
-            eprintln!("error: the FIX gateway thread panicked");
+            error!("the FIX gateway thread panicked");
         }
         if let Some(ws) = self.ws.take() {
             ws.join();
@@ -262,7 +284,7 @@ impl Node {
             .join()
             .map_err(|_| anyhow::anyhow!("the sequencer thread panicked"))?;
         if let Some(reason) = seq.halted() {
-            eprintln!("error: the venue halted: the journal failed: {reason}");
+            error!(%reason, "the venue halted: the journal failed");
         }
         let path = take_snapshot(&mut seq, &self.snapshot_dir).context("final snapshot failed")?;
         let last = seq.log().journal().last_seq();
@@ -274,14 +296,30 @@ impl Node {
             "stopped at sequence {last}; snapshot {} written, journal closed",
             path.display()
         );
+        info!(seq = last, snapshot = %path.display(), "stopped; journal closed");
         Ok(())
     }
 }
 
 impl Drop for Node {
     fn drop(&mut self) {
-        // A node dropped without `shutdown` (a failing test) still stops
-        // its threads.
+        // A node dropped without `shutdown` (a failing test, or a test of
+        // a crash) still stops its threads, and waits for them, so that the
+        // data directory's lock is released only when nothing writes there
+        // any more. No final snapshot: the journal is synced and closed as
+        // it is dropped.
         self.stop.store(true, Ordering::Release);
+        if let Some(t) = self.fix_thread.take() {
+            let _ = t.join();
+        }
+        if let Some(ws) = self.ws.take() {
+            ws.join();
+        }
+        if let Some(admin) = self.admin.take() {
+            admin.join();
+        }
+        if let Some(seq) = self.seq.take() {
+            let _ = seq.join();
+        }
     }
 }

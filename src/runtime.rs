@@ -19,6 +19,7 @@ use engine::codec::INPUT_FORMAT_VERSION;
 use engine::sequencer::{InputLog, Sequencer};
 use engine::{Engine, EngineConfig, Event, EventSink, decode_input};
 use journal::{Journal, JournalConfig, JournalError, RecoveryReport};
+use tracing::{error, info, warn};
 
 /// The journal payload type of an engine input.
 pub const PAYLOAD_TYPE_INPUT: u16 = 1;
@@ -344,8 +345,10 @@ pub struct SnapshotPolicy {
 
 impl SnapshotPolicy {
     /// A maintenance step for [`spawn`]: snapshots every `every_inputs`.
-    /// A failed snapshot is reported and the loop goes on (the journal is the
-    /// source of truth; a snapshot only shortens restarts).
+    /// A failed snapshot is logged and the loop goes on (the journal is the
+    /// source of truth; a snapshot only shortens restarts). It runs on the
+    /// matching thread; its log events are formatted there and written by
+    /// the log's own thread (see [`crate::logging`]).
     pub fn maintenance(self) -> impl FnMut(&mut Sequencer<JournalLog>) + Send + 'static {
         let mut last = None;
         move |seq: &mut Sequencer<JournalLog>| {
@@ -354,8 +357,9 @@ impl SnapshotPolicy {
             let asked = seq.take_snapshot_request();
             if asked || (self.every_inputs > 0 && now >= base + self.every_inputs) {
                 last = Some(now);
-                if let Err(e) = take_snapshot(seq, &self.dir) {
-                    eprintln!("warning: snapshot failed: {e:#}");
+                match take_snapshot(seq, &self.dir) {
+                    Ok(path) => info!(seq = now, path = %path.display(), "snapshot written"),
+                    Err(e) => warn!(seq = now, error = %format_args!("{e:#}"), "snapshot failed"),
                 }
             }
         }
@@ -389,8 +393,9 @@ where
                     .and_then(|ids| ids.into_iter().find(|c| c.id == core))
                     .is_some_and(core_affinity::set_for_current);
                 if !pinned {
-                    eprintln!(
-                        "warning: could not pin the sequencer to core {core}; running unpinned"
+                    warn!(
+                        core,
+                        "could not pin the sequencer to its core; running unpinned"
                     );
                 }
             }
@@ -403,8 +408,9 @@ where
                 }
                 if !halt_reported && let Some(reason) = sequencer.halted() {
                     // Loudly, once: every input from now on is refused.
-                    eprintln!(
-                        "error: the venue has HALTED: the journal failed ({reason}); \
+                    error!(
+                        %reason,
+                        "the venue has HALTED: the journal failed; \
                          no input is accepted until it is restarted"
                     );
                     halt_reported = true;

@@ -8,6 +8,10 @@
 //! outboxes. Memory is bounded everywhere: a read buffer never exceeds
 //! twice the largest message, an outbox past the session's
 //! `outbox_max_bytes` (a client that stops reading) ends the connection.
+//!
+//! Connections, logons, disconnects and garbled messages are logged as
+//! `tracing` events (target `gateway::fix::acceptor`) with the session and
+//! the peer as fields.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -28,6 +32,7 @@ use crate::fix::metrics::SessionMetrics;
 use crate::fix::session::{Flow, Session};
 use crate::fix::tags;
 use engine::types::TimeInForce;
+use tracing::{info, warn};
 
 /// Outputs taken from the sequencer per turn.
 const OUTPUT_BATCH: usize = 4096;
@@ -63,9 +68,6 @@ struct Conn {
     closing: Option<String>,
 }
 
-/// A line for the log: what happened to a connection.
-pub type LogFn = Box<dyn FnMut(&str) + Send>;
-
 /// The acceptor. See the module docs.
 pub struct Acceptor {
     poll: Poll,
@@ -81,7 +83,6 @@ pub struct Acceptor {
     fields: FieldBuf,
     max_message_size: usize,
     logon_timeout_ns: u64,
-    log: LogFn,
     /// The engine sequence number through which every output has been
     /// handled (for the delivery watermark).
     handled_through: u64,
@@ -109,7 +110,6 @@ impl Acceptor {
         sessions: Vec<Session>,
         app: FixApp,
         outputs: OutputReceiver,
-        log: LogFn,
     ) -> io::Result<Acceptor> {
         let poll = Poll::new()?;
         let mut listener = TcpListener::bind(addr)?;
@@ -164,7 +164,6 @@ impl Acceptor {
             fields: FieldBuf::with_capacity(64),
             max_message_size,
             logon_timeout_ns,
-            log,
             handled_through: 0,
             wake,
             metrics: (0..session_count)
@@ -337,7 +336,7 @@ impl Acceptor {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(n),
                 Err(e) => {
-                    (self.log)(&format!("fix: accept failed: {e}"));
+                    warn!(error = %e, "FIX accept failed");
                     return Ok(n);
                 }
             }
@@ -416,10 +415,11 @@ impl Acceptor {
                     consumed += skip.max(1);
                     match conn.session {
                         Some(i) => {
-                            (self.log)(&format!(
-                                "fix: {}: garbled message ignored: {reason}",
-                                self.sessions[i].config().name()
-                            ));
+                            warn!(
+                                session = %self.sessions[i].config().name(),
+                                %reason,
+                                "FIX garbled message ignored"
+                            );
                             self.sessions[i].on_garbled();
                         }
                         None => {
@@ -495,11 +495,11 @@ impl Acceptor {
         let flow = self.sessions[index].on_logon(raw, now_ns);
         if let Some(conn) = self.conns.get_mut(&token) {
             conn.session = Some(index);
-            (self.log)(&format!(
-                "fix: {} connected from {}",
-                self.sessions[index].config().name(),
-                conn.peer
-            ));
+            info!(
+                session = %self.sessions[index].config().name(),
+                peer = %conn.peer,
+                "FIX session logged on"
+            );
         }
         if let Flow::Disconnect(reason) = flow {
             self.close_session(index, &reason);
@@ -616,11 +616,15 @@ impl Acceptor {
         if conn.closing.is_some() {
             return;
         }
-        let who = conn.session.map_or_else(
-            || conn.peer.to_string(),
-            |i| self.sessions[i].config().name(),
-        );
-        (self.log)(&format!("fix: {who}: disconnect: {reason}"));
+        match conn.session {
+            Some(i) => info!(
+                session = %self.sessions[i].config().name(),
+                peer = %conn.peer,
+                reason,
+                "FIX disconnect"
+            ),
+            None => info!(peer = %conn.peer, reason, "FIX disconnect before logon"),
+        }
         conn.closing = Some(reason.to_owned());
     }
 

@@ -1237,7 +1237,10 @@ mod tests {
     #[test]
     fn origins_round_trip_and_foreign_ones_name_no_session() {
         assert_eq!(origin_parts(origin_of(0, 7)), Some((0, 7)));
-        assert_eq!(origin_parts(origin_of(41, (1 << 48) - 1)), Some((41, (1 << 48) - 1)));
+        assert_eq!(
+            origin_parts(origin_of(41, (1 << 48) - 1)),
+            Some((41, (1 << 48) - 1))
+        );
         // None, the admin API's small counters, the WebSocket gateway's.
         for foreign in [ORIGIN_NONE, 1, 12_345, (1 << 48) - 1, 1 << 63 | 5] {
             assert_eq!(origin_parts(foreign), None, "{foreign:#x}");

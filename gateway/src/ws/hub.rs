@@ -1116,9 +1116,9 @@ impl Hub {
                 .send_from(input, origin(0, 0, false), 100_000)
                 .is_err()
             {
-                eprintln!(
-                    "error: websocket: cannot cancel participant {}'s orders on disconnect: the venue is busy",
-                    p.0
+                tracing::error!(
+                    participant = p.0,
+                    "WebSocket cancel-on-disconnect not sent: the venue is busy"
                 );
             }
         }

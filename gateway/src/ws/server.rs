@@ -58,7 +58,7 @@ impl WsServer {
     pub fn join(self) {
         for t in self.threads {
             if t.join().is_err() {
-                eprintln!("error: a WebSocket gateway thread panicked");
+                tracing::error!("a WebSocket gateway thread panicked");
             }
         }
     }
@@ -159,7 +159,7 @@ pub fn start(
             {
                 Ok(rt) => rt,
                 Err(e) => {
-                    eprintln!("error: cannot start the WebSocket runtime: {e}");
+                    tracing::error!(error = %e, "cannot start the WebSocket runtime");
                     return;
                 }
             };
@@ -179,7 +179,7 @@ async fn accept_loop(std_listener: std::net::TcpListener, shared: Arc<Shared>) {
     let listener = match TcpListener::from_std(std_listener) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("error: the WebSocket listener failed: {e}");
+            tracing::error!(error = %e, "the WebSocket listener failed");
             return;
         }
     };
@@ -190,7 +190,7 @@ async fn accept_loop(std_listener: std::net::TcpListener, shared: Arc<Shared>) {
                 let (stream, peer) = match accepted {
                     Ok(x) => x,
                     Err(e) => {
-                        eprintln!("warning: websocket: accept failed: {e}");
+                        tracing::warn!(error = %e, "WebSocket accept failed");
                         tokio::time::sleep(Duration::from_millis(10)).await;
                         continue;
                     }
@@ -205,7 +205,7 @@ async fn accept_loop(std_listener: std::net::TcpListener, shared: Arc<Shared>) {
                     match shared.tls.clone() {
                         Some(tls) => match tls.accept(stream).await {
                             Ok(s) => serve(s, peer, shared).await,
-                            Err(e) => eprintln!("websocket: TLS handshake with {peer} failed: {e}"),
+                            Err(e) => tracing::info!(%peer, error = %e, "WebSocket TLS handshake failed"),
                         },
                         None => serve(stream, peer, shared).await,
                     }
@@ -254,7 +254,7 @@ where
     let ws = match tokio_tungstenite::accept_async_with_config(stream, Some(ws_config)).await {
         Ok(ws) => ws,
         Err(e) => {
-            eprintln!("websocket: handshake with {peer} failed: {e}");
+            tracing::info!(%peer, error = %e, "WebSocket handshake failed");
             return;
         }
     };
@@ -293,7 +293,7 @@ where
     let challenge = match challenge() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: websocket: no randomness for a login challenge: {e}");
+            tracing::error!(error = %e, "WebSocket: no randomness for a login challenge");
             let _ = sink.send(close_msg(1011, "internal error")).await;
             return;
         }
@@ -658,9 +658,11 @@ impl Reader {
         });
         self.submit(input, false, None);
         self.reply(&ServerMsg::CancelAllAfterTriggered {});
-        eprintln!(
-            "websocket: participant {}'s dead-man's switch ({} ms) fired on {}: all its orders cancelled",
-            p.0, self.dead_man_ms, self.peer
+        tracing::info!(
+            participant = p.0,
+            dead_man_ms = self.dead_man_ms,
+            peer = %self.peer,
+            "WebSocket dead-man's switch fired: all the participant's orders cancelled"
         );
     }
 
@@ -721,10 +723,7 @@ impl Reader {
             .entry(self.peer.ip())
             .or_default()
             .push_back(now);
-        eprintln!(
-            "websocket: login from {} refused: {code}: {message}",
-            self.peer
-        );
+        tracing::info!(peer = %self.peer, %code, %message, "WebSocket login refused");
         self.error(code, message, req_id);
     }
 
@@ -822,9 +821,10 @@ impl Reader {
                         at: Instant::now(),
                     });
                 }
-                eprintln!(
-                    "websocket: participant {} logged in from {}",
-                    p.id.0, self.peer
+                tracing::info!(
+                    participant = p.id.0,
+                    peer = %self.peer,
+                    "WebSocket participant logged in"
                 );
             }
             Ok(Err((code, message))) => self.error(code, message, req_id),
