@@ -71,6 +71,7 @@ pub(crate) fn venue(data: &Path) -> (ChildGuard, mpsc::Receiver<String>) {
         .args(["--admin-listen", "127.0.0.1:0", "--data"])
         .arg(data)
         .stdout(Stdio::piped())
+        .env("RUST_LOG", "warn")
         .stderr(Stdio::inherit())
         .spawn()
         .expect("venue starts");
