@@ -42,6 +42,7 @@ use engine::{
 };
 use gateway::fix::app::InstrumentInfo;
 use gateway::fix::metrics::SessionMetrics;
+use gateway::ws::config::Rates;
 use gateway::ws::hub::WsMetrics;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -62,6 +63,8 @@ pub struct AdminDeps {
     pub fix_sessions: Vec<(String, Arc<SessionMetrics>)>,
     /// The WebSocket gateway's figures.
     pub ws_metrics: Arc<WsMetrics>,
+    /// The WebSocket gateway's order entry rates.
+    pub ws_rates: Arc<Rates>,
     /// Set once the venue has recovered and every listener is up.
     pub ready: Arc<AtomicBool>,
     /// Set when the venue is stopping.
@@ -84,6 +87,7 @@ struct View {
     phases: BTreeMap<InstrumentId, (Phase, u64)>,
     killed: BTreeSet<ParticipantId>,
     credit: BTreeMap<(ParticipantId, InstrumentId), u64>,
+    rates: BTreeMap<ParticipantId, (u32, u32)>,
 }
 
 impl View {
@@ -104,6 +108,9 @@ impl View {
         for p in &config.participants {
             if engine.kill_switch_engaged(p.id) {
                 v.killed.insert(p.id);
+            }
+            if let Some(r) = engine.rate_limit(p.id) {
+                v.rates.insert(p.id, r);
             }
         }
         v
@@ -137,6 +144,13 @@ impl View {
                         self.credit.remove(&(participant, instrument));
                     }
                 },
+                AdminAction::SetRateLimit {
+                    participant,
+                    per_second,
+                    burst,
+                } => {
+                    self.rates.insert(participant, (per_second, burst));
+                }
                 _ => {}
             },
             _ => {}
@@ -263,6 +277,7 @@ async fn serve(
             "/participants/{id}/credit-limits/{symbol}",
             put(set_credit_limit),
         )
+        .route("/participants/{id}/rate-limit", put(set_rate_limit))
         .route("/mass-cancel", post(mass_cancel))
         .route("/snapshot", post(snapshot))
         .route("/sessions", get(sessions))
@@ -632,6 +647,7 @@ async fn participants(State(shared): Shr, headers: HeaderMap) -> Response {
                 "name": name,
                 "kill_switch": view.killed.contains(id),
                 "credit_limits": limits,
+                "rate_limit": view.rates.get(id).map(|(r, b)| json!({"per_second": r, "burst": b})),
             })
         })
         .collect();
@@ -727,6 +743,49 @@ async fn set_credit_limit(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RateBody {
+    per_second: u32,
+    burst: u32,
+}
+
+async fn set_rate_limit(
+    State(shared): Shr,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<RateBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    if let Err(r) = authorize(&shared, &headers).await {
+        return r;
+    }
+    let body = match body {
+        Ok(Json(b)) => b,
+        Err(e) => return bad_body(&e),
+    };
+    let p = match participant(&shared, &id) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if body.per_second == 0 || body.burst == 0 {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_rate",
+            "per_second and burst must be at least 1 (to stop a participant, use its kill switch)",
+        );
+    }
+    act(
+        &shared,
+        AdminAction::SetRateLimit {
+            participant: p,
+            per_second: body.per_second,
+            burst: body.burst,
+        },
+        json!({ "participant": p.0, "per_second": body.per_second, "burst": body.burst }),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct MassCancelBody {
     participant: Option<u32>,
     symbol: Option<String>,
@@ -816,13 +875,27 @@ async fn sessions(State(shared): Shr, headers: HeaderMap) -> Response {
                 "next_out_seq": load(&m.next_out_seq),
                 "quota_used": m.quota_used(),
                 "throttled": load(&m.throttled),
+                "rate_limit": {
+                    "per_second": m.rate_per_second.load(Ordering::Relaxed),
+                    "burst": m.rate_burst.load(Ordering::Relaxed),
+                },
             })
         })
         .collect();
     let ws = &shared.deps.ws_metrics;
+    let rates: BTreeMap<String, Value> = shared
+        .deps
+        .participants
+        .iter()
+        .filter_map(|(p, _)| {
+            let (r, b) = shared.deps.ws_rates.get(*p)?;
+            Some((p.0.to_string(), json!({"per_second": r, "burst": b})))
+        })
+        .collect();
     let ws = json!({
         "connections": ws.connections.load(Ordering::Relaxed),
         "logged_in": ws.logged_in.load(Ordering::Relaxed),
+        "rate_limits": rates,
     });
     Json(json!({ "fix": fix, "websocket": ws })).into_response()
 }

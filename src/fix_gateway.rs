@@ -60,6 +60,16 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// Gives every session the rate limit the operator last set for its
+    /// participant (kept in the engine's state), where there is one.
+    pub fn apply_rate_limits(&mut self, engine: &engine::Engine) {
+        for s in &mut self.sessions {
+            if let Some((per_second, burst)) = engine.rate_limit(s.config().participant) {
+                s.set_rate(per_second, burst);
+            }
+        }
+    }
+
     /// Opens every session's store and the watermark.
     ///
     /// # Errors

@@ -114,6 +114,16 @@ impl Node {
             state_hash = %format_args!("{:016x}", r.engine.state_hash()),
             "recovered"
         );
+        // Rate limits the operator changed (journaled, so in the engine's
+        // state) replace the configuration's in both gateways.
+        prepared.apply_rate_limits(&r.engine);
+        let mut ws_config = config.ws.clone();
+        for p in &mut ws_config.participants {
+            if let Some((per_second, burst)) = r.engine.rate_limit(p.id) {
+                p.rate_per_second = per_second;
+                p.rate_burst = burst;
+            }
+        }
         let mut seq = Sequencer::new(
             r.engine,
             JournalLog::new(r.journal),
@@ -147,7 +157,7 @@ impl Node {
         println!("FIX 4.4 acceptor listening on {}", fix.addr);
         info!(addr = %fix.addr, "FIX 4.4 acceptor listening");
         let ws = gateway::ws::server::start(
-            config.ws.clone(),
+            ws_config,
             seq.sender(),
             ws_outputs,
             &books,
@@ -171,6 +181,7 @@ impl Node {
                 token_hash: config.admin.token_hash.clone(),
                 fix_sessions: fix.metrics.clone(),
                 ws_metrics: Arc::clone(&ws.metrics),
+                ws_rates: Arc::clone(&ws.rates),
                 ready: Arc::clone(&ready),
                 stop: Arc::clone(&stop),
                 journal_failed: Arc::clone(&journal_failed),

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use engine::sequencer::{Output, Route};
 use engine::types::{ParticipantId, Side};
-use engine::{Engine, Event, Input};
+use engine::{AdminAction, AdminReport, Engine, Event, Input};
 use gateway::ws::hub::{InitialBooks, WS_ORIGIN};
 
 use crate::config::VenueConfig;
@@ -22,12 +22,25 @@ fn owner(event: &Event) -> Option<ParticipantId> {
     }
 }
 
+/// The participant whose rate limit the operator changed, if `event` says so.
+fn rate_change(event: &Event) -> Option<ParticipantId> {
+    match event {
+        Event::AdminReport(AdminReport {
+            action: AdminAction::SetRateLimit { participant, .. },
+            reject: None,
+            ..
+        }) => Some(*participant),
+        _ => None,
+    }
+}
+
 /// Three routes, in this order: the FIX gateway's (the private events of
 /// participants with a FIX session, and refusals of FIX inputs), the
 /// WebSocket gateway's (all market data, the private events of participants
 /// with WebSocket keys, and refusals of WebSocket inputs), and the admin
 /// API's ([`crate::admin::is_admin_output`]). A participant with both
-/// gateways gets its events on both.
+/// gateways gets its events on both; a change of its rate limit goes to
+/// each gateway it uses, which applies it.
 #[must_use]
 pub fn routes(config: &VenueConfig) -> Vec<Route> {
     let fix: BTreeSet<ParticipantId> = config.fix_sessions.iter().map(|s| s.participant).collect();
@@ -40,12 +53,19 @@ pub fn routes(config: &VenueConfig) -> Vec<Route> {
     };
     vec![
         Box::new(move |out: &Output| match out {
-            Output::Event { event, .. } => owner(event).is_some_and(|p| fix.contains(&p)),
+            Output::Event { event, .. } => owner(event)
+                .or_else(|| rate_change(event))
+                .is_some_and(|p| fix.contains(&p)),
             Output::Refused { origin, input, .. } => {
                 origin & WS_ORIGIN == 0 && !matches!(input, Input::Admin(_))
             }
         }),
         Box::new(move |out: &Output| {
+            if let Output::Event { event, .. } = out
+                && let Some(p) = rate_change(event)
+            {
+                return ws.contains(&p);
+            }
             !admin_only(out)
                 && match out {
                     Output::Event { event, .. } => owner(event).is_none_or(|p| ws.contains(&p)),

@@ -59,6 +59,20 @@ fn http(
     (status, body)
 }
 
+/// `GET /sessions` once `ready` holds for it (figures refresh every
+/// millisecond or so); panics after 10 s, showing the last answer.
+fn sessions_when(a: SocketAddr, ready: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = json_of(&http(a, "GET", "/sessions", Some(TOKEN), None).1);
+        if ready(&s) {
+            return s;
+        }
+        assert!(std::time::Instant::now() < deadline, "never ready: {s}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn json_of(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body:?}"))
 }
@@ -226,6 +240,37 @@ async fn each_action_takes_effect_on_orders_and_survives_a_restart() {
     c.send(order("c2", "buy", 12800, 10)).await;
     assert_eq!(c.recv_type("exec").await["exec_type"], "new");
 
+    // A rate limit change reaches both gateways.
+    let r = tokio::task::spawn_blocking(move || {
+        act(
+            a,
+            "PUT",
+            "/participants/1/rate-limit",
+            Some(json!({"per_second": 7, "burst": 3})),
+        )
+    })
+    .await
+    .expect("joins");
+    assert_eq!(r["per_second"], 7, "{r}");
+    let (status, _) = tokio::task::spawn_blocking(move || {
+        http(
+            a,
+            "PUT",
+            "/participants/1/rate-limit",
+            Some(TOKEN),
+            Some(json!({"per_second": 0, "burst": 3})),
+        )
+    })
+    .await
+    .expect("joins");
+    assert_eq!(status, 400);
+    // The FIX session's figures refresh about once a millisecond.
+    tokio::task::spawn_blocking(move || {
+        sessions_when(a, |s| s["fix"][0]["rate_limit"]["per_second"] == 7)
+    })
+    .await
+    .expect("joins");
+
     // The views.
     let (instruments, participants, sessions) = tokio::task::spawn_blocking(move || {
         let (_, i) = http(a, "GET", "/instruments", Some(TOKEN), None);
@@ -246,6 +291,14 @@ async fn each_action_takes_effect_on_orders_and_survives_a_restart() {
     assert_eq!(participants["participants"][0]["kill_switch"], false);
     assert_eq!(sessions["websocket"]["logged_in"], 1, "{sessions}");
     assert_eq!(sessions["fix"].as_array().map(Vec::len), Some(4));
+    let rate = json!({"per_second": 7, "burst": 3});
+    assert_eq!(sessions["fix"][0]["session"], "VENUE-CLIENT1");
+    assert_eq!(sessions["fix"][0]["rate_limit"], rate, "{sessions}");
+    assert_eq!(
+        sessions["websocket"]["rate_limits"]["1"], rate,
+        "{sessions}"
+    );
+    assert_eq!(participants["participants"][0]["rate_limit"], rate);
 
     // Halt again, then restart: the journal brings the halt back.
     tokio::task::spawn_blocking(move || act(a, "POST", "/instruments/EUR%2FUSD/halt", None))
@@ -255,10 +308,11 @@ async fn each_action_takes_effect_on_orders_and_survives_a_restart() {
     node.shutdown().expect("clean shutdown");
     let node = start_in(dir.path(), |_| {});
     let a = node.admin_addr;
-    let (instruments, participants) = tokio::task::spawn_blocking(move || {
+    let (instruments, participants, sessions) = tokio::task::spawn_blocking(move || {
         let (_, i) = http(a, "GET", "/instruments", Some(TOKEN), None);
         let (_, p) = http(a, "GET", "/participants", Some(TOKEN), None);
-        (json_of(&i), json_of(&p))
+        let s = sessions_when(a, |s| s["fix"][0]["rate_limit"]["per_second"] == 7);
+        (json_of(&i), json_of(&p), s)
     })
     .await
     .expect("joins");
@@ -271,6 +325,12 @@ async fn each_action_takes_effect_on_orders_and_survives_a_restart() {
     assert_eq!(
         participants["participants"][0]["credit_limits"]["UST-10Y"],
         "1000"
+    );
+    let rate = json!({"per_second": 7, "burst": 3});
+    assert_eq!(sessions["fix"][0]["rate_limit"], rate, "{sessions}");
+    assert_eq!(
+        sessions["websocket"]["rate_limits"]["1"], rate,
+        "{sessions}"
     );
     node.shutdown().expect("clean shutdown");
 }

@@ -31,6 +31,7 @@
 //!              4 SetCreditLimit: u32 participant, u32 instrument,
 //!                u8 flags (1 limit), [u64 limit in tick-lots]
 //!              5 SnapshotNow: nothing
+//!              6 SetRateLimit: u32 participant, u32 per second, u32 burst
 //! ClOrdId:     u8 length (0..=40), bytes (printable ASCII; length 0 only where
 //!              an id is optional)
 //! OrderRef:    u8 1 + ClOrdId, or u8 2 + u64 OrderId
@@ -44,8 +45,9 @@
 //! the volatility band's reference trades; then the live orders by OrderId;
 //! then the finished orders in the order they finished (the order they will
 //! be forgotten in), so that a restore streams them straight into place;
-//! then the engaged kill switches by participant id and the credit limits by
-//! (participant id, instrument id). Open notional is derived: a restore
+//! then the engaged kill switches by participant id, the credit limits by
+//! (participant id, instrument id), and the operator's rate limits by
+//! participant id. Open notional is derived: a restore
 //! recomputes it from the orders. Each
 //! order record carries its ClOrdIDs, current first, then the earlier ones
 //! oldest first. Slab slots and hash tables are not written: they
@@ -295,6 +297,7 @@ const ADMIN_KILL: u8 = 2;
 const ADMIN_MASS_CANCEL: u8 = 3;
 const ADMIN_CREDIT: u8 = 4;
 const ADMIN_SNAPSHOT: u8 = 5;
+const ADMIN_RATE: u8 = 6;
 
 fn encode_admin(w: &mut Writer<'_>, a: &AdminAction) {
     w.u8(IN_ADMIN);
@@ -345,6 +348,16 @@ fn encode_admin(w: &mut Writer<'_>, a: &AdminAction) {
             }
         }
         AdminAction::SnapshotNow => w.u8(ADMIN_SNAPSHOT),
+        AdminAction::SetRateLimit {
+            participant,
+            per_second,
+            burst,
+        } => {
+            w.u8(ADMIN_RATE);
+            w.u32(participant.0);
+            w.u32(per_second);
+            w.u32(burst);
+        }
     }
 }
 
@@ -393,6 +406,11 @@ fn decode_admin(r: &mut Reader<'_>) -> Res<AdminAction> {
             }
         }
         ADMIN_SNAPSHOT => AdminAction::SnapshotNow,
+        ADMIN_RATE => AdminAction::SetRateLimit {
+            participant: ParticipantId(r.u32()?),
+            per_second: r.u32()?,
+            burst: r.u32()?,
+        },
         _ => return r.err("unknown admin action"),
     })
 }
@@ -774,6 +792,19 @@ pub(crate) fn encode_state(e: &Engine, out: &mut Vec<u8>) {
         w.u32(i);
         w.u64(limit);
     }
+    let mut rates: Vec<(u32, u32, u32)> = e
+        .config
+        .participants
+        .iter()
+        .filter_map(|p| e.rate_limit(p.id).map(|(r, b)| (p.id.0, r, b)))
+        .collect();
+    rates.sort_unstable();
+    w.u32(rates.len() as u32);
+    for (p, r, b) in rates {
+        w.u32(p);
+        w.u32(r);
+        w.u32(b);
+    }
 }
 
 fn write_order(w: &mut Writer<'_>, e: &Engine, o: &Order, older: &mut Vec<ClOrdId>) {
@@ -948,6 +979,17 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
                 "credit limit of an unknown participant or instrument",
             ));
         }
+    }
+    let n_rates = r.count(12)?;
+    for _ in 0..n_rates {
+        let (p, rate, burst) = (ParticipantId(r.u32()?), r.u32()?, r.u32()?);
+        let Some(a) = e.account(p) else {
+            return Err(bad(&r, "rate limit of an unknown participant"));
+        };
+        if rate == 0 || burst == 0 {
+            return Err(bad(&r, "a rate limit of zero"));
+        }
+        e.rates[a] = Some((rate, burst));
     }
     r.finish()?;
     let mut ids: Vec<u64> = live

@@ -185,6 +185,13 @@ impl Engine {
         }
     }
 
+    /// The rate limit (per second, burst) the operator last set for the
+    /// participant, if any.
+    #[must_use]
+    pub fn rate_limit(&self, p: ParticipantId) -> Option<(u32, u32)> {
+        self.account(p).and_then(|i| self.rates[i])
+    }
+
     /// Whether the participant's kill switch is engaged.
     #[must_use]
     pub fn kill_switch_engaged(&self, p: ParticipantId) -> bool {
@@ -339,6 +346,14 @@ impl Engine {
                 }
             }
             AdminAction::SnapshotNow => {}
+            AdminAction::SetRateLimit {
+                participant,
+                per_second,
+                burst,
+            } => match self.account(participant) {
+                Some(a) if per_second > 0 && burst > 0 => self.rates[a] = Some((per_second, burst)),
+                _ => report.reject = invalid,
+            },
         }
         sink.event(&Event::AdminReport(report));
     }

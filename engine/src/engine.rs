@@ -339,6 +339,9 @@ pub struct Engine {
     pub(crate) account_index: Vec<u32>,
     /// Kill switches, by dense participant index.
     pub(crate) killed: Vec<bool>,
+    /// Rate limits the operator set (per second, burst), by dense
+    /// participant index; `None`: the configuration's.
+    pub(crate) rates: Vec<Option<(u32, u32)>>,
     /// Credit, by dense participant index × instruments + instrument index.
     pub(crate) credit: Vec<Credit>,
     pub(crate) store: OrderStore,
@@ -406,6 +409,7 @@ impl Engine {
             instrument_index,
             participants,
             account_index,
+            rates: vec![None; killed.len()],
             killed,
             credit,
             store: OrderStore::with_capacity(cap.min(1 << 16), cap),

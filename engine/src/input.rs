@@ -160,6 +160,17 @@ pub enum AdminAction {
         /// Largest open notional in tick-lots, or `None` for no limit.
         max_open_notional_tick_lots: Option<u64>,
     },
+    /// Change a participant's message rate limit (the gateways apply it to
+    /// every session and connection of the participant; the engine keeps it
+    /// so that it outlives restarts).
+    SetRateLimit {
+        /// Whose.
+        participant: ParticipantId,
+        /// Messages per second (at least 1).
+        per_second: u32,
+        /// Burst above the rate (at least 1).
+        burst: u32,
+    },
     /// Write a snapshot now. The engine only acknowledges it; the matching
     /// loop writes the snapshot right after this input.
     SnapshotNow,

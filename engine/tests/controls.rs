@@ -388,6 +388,11 @@ fn admin_inputs_round_trip_through_the_codec() {
             max_open_notional_tick_lots: None,
         },
         AdminAction::SnapshotNow,
+        AdminAction::SetRateLimit {
+            participant: P2,
+            per_second: 50,
+            burst: u32::MAX,
+        },
     ];
     for a in actions {
         let mut bytes = Vec::new();

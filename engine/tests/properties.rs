@@ -179,6 +179,11 @@ fn admin() -> impl Strategy<Value = Input> {
                 max_open_notional_tick_lots: l,
             }
         }),
+        (1u32..=6, 0u32..4, 0u32..4).prop_map(|(p, per_second, burst)| AdminAction::SetRateLimit {
+            participant: ParticipantId(p),
+            per_second,
+            burst,
+        }),
     ]
     .prop_map(Input::Admin)
 }

@@ -32,7 +32,7 @@ use engine::input::{
 use engine::reason::RejectReason;
 use engine::sequencer::{InputSender, ORIGIN_NONE, Origin, Output, Refusal};
 use engine::types::{ClOrdId, InstrumentId, OrdType, OrderId, ParticipantId, Side, TimeInForce};
-use engine::{Decimal, InstrumentSpec};
+use engine::{AdminAction, AdminReport, Decimal, InstrumentSpec};
 
 use crate::fix::codec::{Encoder, Message};
 use crate::fix::decimal::to_units;
@@ -222,6 +222,22 @@ impl FixApp {
                         self.submit(s, msg_seq, input, now_ns);
                         return;
                     }
+                }
+                // The operator changed a participant's rate limit.
+                if let Event::AdminReport(AdminReport {
+                    action:
+                        AdminAction::SetRateLimit {
+                            participant,
+                            per_second,
+                            burst,
+                        },
+                    reject: None,
+                    ..
+                }) = event
+                    && let Some(&i) = session_of.get(participant)
+                    && let Some(s) = sessions.get_mut(i)
+                {
+                    s.set_rate(*per_second, *burst);
                 }
                 // A mass status answer's reports carry its MassStatusReqID;
                 // requests whose input is behind us are done.

@@ -18,6 +18,10 @@ pub struct SessionMetrics {
     pub quota_used_permille: AtomicU32,
     /// The highest quota use seen, in thousandths.
     pub quota_peak_permille: AtomicU32,
+    /// The rate limit now: messages a second.
+    pub rate_per_second: AtomicU32,
+    /// The rate limit now: burst.
+    pub rate_burst: AtomicU32,
     /// Application messages refused by the rate limiter.
     pub throttled: AtomicU64,
     /// Application messages that waited in the rate limiter.
@@ -42,6 +46,9 @@ impl SessionMetrics {
         self.quota_used_permille.store(permille, Ordering::Relaxed);
         self.quota_peak_permille
             .store(s.quota_peak_permille(), Ordering::Relaxed);
+        let (per_second, burst) = s.rate();
+        self.rate_per_second.store(per_second, Ordering::Relaxed);
+        self.rate_burst.store(burst, Ordering::Relaxed);
         self.throttled.store(stats.throttled, Ordering::Relaxed);
         self.queued_by_rate
             .store(stats.queued_by_rate, Ordering::Relaxed);

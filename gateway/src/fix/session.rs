@@ -299,6 +299,24 @@ impl Session {
         self.bucket.used()
     }
 
+    /// Changes the rate limit (the operator's `SetRateLimit`): a fresh
+    /// bucket at the new rate; messages already waiting stay queued, in
+    /// order, and go at the new rate.
+    pub fn set_rate(&mut self, per_second: u32, burst: u32) {
+        self.config.rate.per_second = per_second;
+        self.config.rate.burst = burst;
+        let peak = self.bucket.peak_permille;
+        self.bucket = Bucket::new(per_second, burst);
+        self.bucket.last_ns = self.now_ns;
+        self.bucket.peak_permille = peak;
+    }
+
+    /// The rate limit now: (per second, burst).
+    #[must_use]
+    pub fn rate(&self) -> (u32, u32) {
+        (self.config.rate.per_second, self.config.rate.burst)
+    }
+
     /// The highest rate-limit use since the session was made, in
     /// thousandths, measured right after each message took its token.
     #[must_use]

@@ -123,3 +123,63 @@ pub fn parse_public_key(hex_key: &str) -> Result<VerifyingKey, String> {
         .map_err(|b: Vec<u8>| format!("an Ed25519 public key is 32 bytes, not {}", b.len()))?;
     VerifyingKey::from_bytes(&arr).map_err(|e| format!("not an Ed25519 public key: {e}"))
 }
+
+/// Each participant's order entry rate (per second, burst), packed in one
+/// atomic: set from the configuration at start and by the operator (a
+/// journaled `SetRateLimit` the hub sees), read by every connection before
+/// each message it paces.
+#[derive(Debug)]
+pub struct Rates {
+    by_participant: Vec<(ParticipantId, std::sync::atomic::AtomicU64)>,
+}
+
+impl Rates {
+    /// The configured rates.
+    #[must_use]
+    pub fn of(cfg: &WsConfig) -> Rates {
+        Rates {
+            by_participant: cfg
+                .participants
+                .iter()
+                .map(|p| {
+                    (
+                        p.id,
+                        std::sync::atomic::AtomicU64::new(pack(p.rate_per_second, p.rate_burst)),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The participant's rate now: (per second, burst); 0 per second is no
+    /// limit.
+    #[must_use]
+    pub fn get(&self, p: ParticipantId) -> Option<(u32, u32)> {
+        self.by_participant
+            .iter()
+            .find(|(id, _)| *id == p)
+            .map(|(_, a)| unpack(a.load(std::sync::atomic::Ordering::Relaxed)))
+    }
+
+    /// Sets the participant's rate; `false` if it has no WebSocket access.
+    pub fn set(&self, p: ParticipantId, per_second: u32, burst: u32) -> bool {
+        match self.by_participant.iter().find(|(id, _)| *id == p) {
+            Some((_, a)) => {
+                a.store(
+                    pack(per_second, burst),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+fn pack(per_second: u32, burst: u32) -> u64 {
+    u64::from(per_second) << 32 | u64::from(burst)
+}
+
+fn unpack(v: u64) -> (u32, u32) {
+    ((v >> 32) as u32, v as u32)
+}

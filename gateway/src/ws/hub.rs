@@ -18,16 +18,16 @@ use std::sync::mpsc::Receiver;
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use engine::Event;
 use engine::event::{BookLevel, ExecType};
 use engine::input::{Input, MassCancel};
 use engine::sequencer::{InputSender, Origin, Output, OutputReceiver, Refusal};
 use engine::types::{ClOrdId, InstrumentId, ParticipantId, Side, TimeInForce};
+use engine::{AdminAction, AdminReport, Event};
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::fix::config::CancelOnDisconnect;
-use crate::ws::config::WsConfig;
+use crate::ws::config::{Rates, WsConfig};
 use crate::ws::convert::{self, Stamp, side_name};
 use crate::ws::outbox::{Outbox, Wakeups};
 use crate::ws::protocol::{
@@ -309,6 +309,8 @@ pub struct Hub {
     commands: Receiver<Command>,
     wake: HubWake,
     metrics: Arc<WsMetrics>,
+    /// Order entry rates, which the operator may change.
+    rates: Arc<Rates>,
     /// Wakes the writers of fanned-out messages, once per turn.
     wakeups: Arc<Wakeups>,
     /// Outboxes queued to since the last [`Wakeups::submit`] whose writers
@@ -348,6 +350,7 @@ impl Hub {
         sender: InputSender,
         commands: Receiver<Command>,
         metrics: Arc<WsMetrics>,
+        rates: Arc<Rates>,
         wakeups: Arc<Wakeups>,
         epoch: u64,
         books: &InitialBooks,
@@ -387,6 +390,7 @@ impl Hub {
             commands,
             wake: HubWake::new(),
             metrics,
+            rates,
             wakeups,
             to_wake: Vec::new(),
             epoch,
@@ -554,6 +558,18 @@ impl Hub {
                     }
                     // Halts reach clients as rejects naming the phase; the
                     // operator's answers go to the admin API.
+                    Event::AdminReport(AdminReport {
+                        action:
+                            AdminAction::SetRateLimit {
+                                participant,
+                                per_second,
+                                burst,
+                            },
+                        reject: None,
+                        ..
+                    }) => {
+                        self.rates.set(*participant, *per_second, *burst);
+                    }
                     Event::InstrumentStatus(_) | Event::AdminReport(_) => {}
                 }
             }

@@ -25,7 +25,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use crate::ws::config::WsConfig;
+use crate::ws::config::{Rates, WsConfig};
 use crate::ws::convert::{Instruments, Refuse};
 use crate::ws::hub::{
     Channel, Command, ConnId, Hub, HubWake, InitialBooks, WsMetrics, origin, wall_ms,
@@ -50,6 +50,8 @@ pub struct WsServer {
     pub wake: HubWake,
     /// Figures.
     pub metrics: Arc<WsMetrics>,
+    /// Each participant's order entry rate now.
+    pub rates: Arc<Rates>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -71,6 +73,7 @@ struct Shared {
     hub: Mutex<Sender<Command>>,
     wake: HubWake,
     metrics: Arc<WsMetrics>,
+    rates: Arc<Rates>,
     next_conn: AtomicU64,
     per_address: Mutex<BTreeMap<IpAddr, u32>>,
     login_failures: Mutex<BTreeMap<IpAddr, VecDeque<Instant>>>,
@@ -117,6 +120,8 @@ pub fn start(
     let addr = std_listener.local_addr()?;
     let cfg = Arc::new(cfg);
     let metrics = Arc::new(WsMetrics::default());
+    let rates = Arc::new(Rates::of(&cfg));
+    let ws_rates = Arc::clone(&rates);
     let (tx, rx) = std::sync::mpsc::channel();
     let wakeups = Arc::new(Wakeups::default());
     let hub = Hub::new(
@@ -125,6 +130,7 @@ pub fn start(
         sender.clone(),
         rx,
         Arc::clone(&metrics),
+        Arc::clone(&rates),
         Arc::clone(&wakeups),
         wall_ms(),
         books,
@@ -138,6 +144,7 @@ pub fn start(
         hub: Mutex::new(tx),
         wake: wake.clone(),
         metrics: Arc::clone(&metrics),
+        rates: Arc::clone(&rates),
         next_conn: AtomicU64::new(1),
         per_address: Mutex::new(BTreeMap::new()),
         login_failures: Mutex::new(BTreeMap::new()),
@@ -171,6 +178,7 @@ pub fn start(
         addr,
         wake,
         metrics,
+        rates: ws_rates,
         threads: vec![hub_thread, io_thread],
     })
 }
@@ -428,9 +436,26 @@ struct Bucket {
     burst: f64,
     tokens: f64,
     at: Instant,
+    /// The (per second, burst) it was made for.
+    made_for: (u32, u32),
 }
 
 impl Bucket {
+    /// A full bucket for `rate` (per second, burst); `None` for no limit.
+    fn new(rate: (u32, u32)) -> Option<Bucket> {
+        if rate.0 == 0 {
+            return None;
+        }
+        let burst = f64::from(rate.1.max(1));
+        Some(Bucket {
+            per_second: f64::from(rate.0),
+            burst,
+            tokens: burst,
+            at: Instant::now(),
+            made_for: rate,
+        })
+    }
+
     /// How long to wait before one more message may go.
     fn take(&mut self, now: Instant) -> Duration {
         let elapsed = now.duration_since(self.at).as_secs_f64();
@@ -610,8 +635,14 @@ impl Reader {
         }
     }
 
-    /// Waits for the participant's rate limit.
+    /// Waits for the participant's rate limit (as the operator last set it).
     async fn pace(&mut self) {
+        if let Some(p) = self.participant
+            && let Some(rate) = self.shared.rates.get(p)
+            && self.bucket.as_ref().map_or((0, 0), |b| b.made_for) != rate
+        {
+            self.bucket = Bucket::new(rate);
+        }
         if let Some(b) = &mut self.bucket {
             let wait = b.take(Instant::now());
             if !wait.is_zero() {
@@ -812,15 +843,12 @@ impl Reader {
         match rx.await {
             Ok(Ok(())) => {
                 self.participant = Some(p.id);
-                if p.rate_per_second > 0 {
-                    let burst = f64::from(p.rate_burst.max(1));
-                    self.bucket = Some(Bucket {
-                        per_second: f64::from(p.rate_per_second),
-                        burst,
-                        tokens: burst,
-                        at: Instant::now(),
-                    });
-                }
+                let rate = self
+                    .shared
+                    .rates
+                    .get(p.id)
+                    .unwrap_or((p.rate_per_second, p.rate_burst));
+                self.bucket = Bucket::new(rate);
                 tracing::info!(
                     participant = p.id.0,
                     peer = %self.peer,
