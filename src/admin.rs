@@ -30,7 +30,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -45,6 +46,7 @@ use gateway::fix::metrics::SessionMetrics;
 use gateway::ws::config::Rates;
 use gateway::ws::hub::WsMetrics;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
@@ -491,6 +493,41 @@ fn notional_text(i: &InstrumentInfo, tick_lots: u64) -> String {
 
 type Shr = State<Arc<Shared>>;
 
+/// A handler's answer: a refusal found before the action is an `Err`.
+type Answered = Result<Response, Response>;
+
+/// An operator whose bearer token matched: taking one checks the token.
+struct Operator;
+
+impl FromRequestParts<Arc<Shared>> for Operator {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        shared: &Arc<Shared>,
+    ) -> Result<Operator, Response> {
+        authorize(shared, &parts.headers).await.map(|()| Operator)
+    }
+}
+
+/// A JSON body; a malformed one is a 400 in the API's error shape.
+struct Body<T>(T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Body<T>, Response> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Body(v)),
+            Err(e) => Err(error(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                e.body_text(),
+            )),
+        }
+    }
+}
+
 async fn health(State(shared): Shr) -> Response {
     if let Some(reason) = lock(&shared.deps.journal_failed).clone() {
         return error(
@@ -536,10 +573,7 @@ async fn metrics(State(shared): Shr) -> Response {
         .into_response()
 }
 
-async fn instruments(State(shared): Shr, headers: HeaderMap) -> Response {
-    if let Err(r) = authorize(&shared, &headers).await {
-        return r;
-    }
+async fn instruments(_: Operator, State(shared): Shr) -> Response {
     let view = lock(&shared.view);
     let list: Vec<Value> = shared
         .deps
@@ -558,20 +592,9 @@ async fn instruments(State(shared): Shr, headers: HeaderMap) -> Response {
     Json(json!({ "instruments": list })).into_response()
 }
 
-async fn phase_action(
-    shared: &Shared,
-    headers: &HeaderMap,
-    symbol: &str,
-    phase: Phase,
-) -> Response {
-    if let Err(r) = authorize(shared, headers).await {
-        return r;
-    }
-    let i = match instrument(shared, symbol) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    act(
+async fn phase_action(shared: &Shared, symbol: &str, phase: Phase) -> Answered {
+    let i = instrument(shared, symbol)?;
+    Ok(act(
         shared,
         AdminAction::SetPhase {
             instrument: i.id,
@@ -579,15 +602,15 @@ async fn phase_action(
         },
         json!({ "symbol": i.symbol, "phase": phase.name() }),
     )
-    .await
+    .await)
 }
 
-async fn halt(State(shared): Shr, Path(symbol): Path<String>, headers: HeaderMap) -> Response {
-    phase_action(&shared, &headers, &symbol, Phase::Halted).await
+async fn halt(_: Operator, State(shared): Shr, Path(symbol): Path<String>) -> Answered {
+    phase_action(&shared, &symbol, Phase::Halted).await
 }
 
-async fn resume(State(shared): Shr, Path(symbol): Path<String>, headers: HeaderMap) -> Response {
-    phase_action(&shared, &headers, &symbol, Phase::Open).await
+async fn resume(_: Operator, State(shared): Shr, Path(symbol): Path<String>) -> Answered {
+    phase_action(&shared, &symbol, Phase::Open).await
 }
 
 #[derive(Deserialize)]
@@ -597,36 +620,25 @@ struct PhaseBody {
 }
 
 async fn set_phase(
+    _: Operator,
     State(shared): Shr,
     Path(symbol): Path<String>,
-    headers: HeaderMap,
-    body: Result<Json<PhaseBody>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let body = match body {
-        Ok(Json(b)) => b,
-        Err(e) => return bad_body(&e),
-    };
-    let Some(phase) = Phase::from_name(&body.phase) else {
-        return error(
+    Body(body): Body<PhaseBody>,
+) -> Answered {
+    let phase = Phase::from_name(&body.phase).ok_or_else(|| {
+        error(
             StatusCode::BAD_REQUEST,
             "invalid_phase",
             format!(
                 "phase {:?}: expected open, pre_open, halted or closed",
                 body.phase
             ),
-        );
-    };
-    phase_action(&shared, &headers, &symbol, phase).await
+        )
+    })?;
+    phase_action(&shared, &symbol, phase).await
 }
 
-fn bad_body(e: &axum::extract::rejection::JsonRejection) -> Response {
-    error(StatusCode::BAD_REQUEST, "invalid_body", e.body_text())
-}
-
-async fn participants(State(shared): Shr, headers: HeaderMap) -> Response {
-    if let Err(r) = authorize(&shared, &headers).await {
-        return r;
-    }
+async fn participants(_: Operator, State(shared): Shr) -> Response {
     let view = lock(&shared.view);
     let list: Vec<Value> = shared
         .deps
@@ -654,15 +666,9 @@ async fn participants(State(shared): Shr, headers: HeaderMap) -> Response {
     Json(json!({ "participants": list })).into_response()
 }
 
-async fn kill_action(shared: &Shared, headers: &HeaderMap, id: &str, engaged: bool) -> Response {
-    if let Err(r) = authorize(shared, headers).await {
-        return r;
-    }
-    let p = match participant(shared, id) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    act(
+async fn kill_action(shared: &Shared, id: &str, engaged: bool) -> Answered {
+    let p = participant(shared, id)?;
+    Ok(act(
         shared,
         AdminAction::KillSwitch {
             participant: p,
@@ -670,15 +676,15 @@ async fn kill_action(shared: &Shared, headers: &HeaderMap, id: &str, engaged: bo
         },
         json!({ "participant": p.0, "kill_switch": engaged }),
     )
-    .await
+    .await)
 }
 
-async fn kill(State(shared): Shr, Path(id): Path<String>, headers: HeaderMap) -> Response {
-    kill_action(&shared, &headers, &id, true).await
+async fn kill(_: Operator, State(shared): Shr, Path(id): Path<String>) -> Answered {
+    kill_action(&shared, &id, true).await
 }
 
-async fn reset(State(shared): Shr, Path(id): Path<String>, headers: HeaderMap) -> Response {
-    kill_action(&shared, &headers, &id, false).await
+async fn reset(_: Operator, State(shared): Shr, Path(id): Path<String>) -> Answered {
+    kill_action(&shared, &id, false).await
 }
 
 #[derive(Deserialize)]
@@ -689,43 +695,27 @@ struct CreditBody {
 }
 
 async fn set_credit_limit(
+    _: Operator,
     State(shared): Shr,
     Path((id, symbol)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Result<Json<CreditBody>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    if let Err(r) = authorize(&shared, &headers).await {
-        return r;
-    }
-    let body = match body {
-        Ok(Json(b)) => b,
-        Err(e) => return bad_body(&e),
-    };
-    let (p, i) = match (participant(&shared, &id), instrument(&shared, &symbol)) {
-        (Ok(p), Ok(i)) => (p, i),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
+    Body(body): Body<CreditBody>,
+) -> Answered {
+    let p = participant(&shared, &id)?;
+    let i = instrument(&shared, &symbol)?;
     let limit = match &body.max_open_notional {
         None => None,
-        Some(text) => {
-            match crate::config::notional_tick_lots(
-                text,
-                i.tick_size,
-                i.lot_size,
-                "max_open_notional",
-            ) {
-                Ok(l) => Some(l),
-                Err(e) => {
-                    return error(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_notional",
-                        format!("{e:#}"),
-                    );
-                }
-            }
-        }
+        Some(text) => Some(
+            crate::config::notional_tick_lots(text, i.tick_size, i.lot_size, "max_open_notional")
+                .map_err(|e| {
+                error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_notional",
+                    format!("{e:#}"),
+                )
+            })?,
+        ),
     };
-    act(
+    Ok(act(
         &shared,
         AdminAction::SetCreditLimit {
             participant: p,
@@ -738,7 +728,7 @@ async fn set_credit_limit(
             "max_open_notional": limit.map(|l| notional_text(&i, l)),
         }),
     )
-    .await
+    .await)
 }
 
 #[derive(Deserialize)]
@@ -749,30 +739,20 @@ struct RateBody {
 }
 
 async fn set_rate_limit(
+    _: Operator,
     State(shared): Shr,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Result<Json<RateBody>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    if let Err(r) = authorize(&shared, &headers).await {
-        return r;
-    }
-    let body = match body {
-        Ok(Json(b)) => b,
-        Err(e) => return bad_body(&e),
-    };
-    let p = match participant(&shared, &id) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    Body(body): Body<RateBody>,
+) -> Answered {
+    let p = participant(&shared, &id)?;
     if body.per_second == 0 || body.burst == 0 {
-        return error(
+        return Err(error(
             StatusCode::BAD_REQUEST,
             "invalid_rate",
             "per_second and burst must be at least 1 (to stop a participant, use its kill switch)",
-        );
+        ));
     }
-    act(
+    Ok(act(
         &shared,
         AdminAction::SetRateLimit {
             participant: p,
@@ -781,7 +761,7 @@ async fn set_rate_limit(
         },
         json!({ "participant": p.0, "per_second": body.per_second, "burst": body.burst }),
     )
-    .await
+    .await)
 }
 
 #[derive(Deserialize)]
@@ -793,44 +773,32 @@ struct MassCancelBody {
 }
 
 async fn mass_cancel(
+    _: Operator,
     State(shared): Shr,
-    headers: HeaderMap,
-    body: Result<Json<MassCancelBody>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    if let Err(r) = authorize(&shared, &headers).await {
-        return r;
-    }
-    let body = match body {
-        Ok(Json(b)) => b,
-        Err(e) => return bad_body(&e),
-    };
-    let participant_id = match body.participant {
-        None => None,
-        Some(n) => match participant(&shared, &n.to_string()) {
-            Ok(p) => Some(p),
-            Err(r) => return r,
-        },
-    };
-    let inst = match &body.symbol {
-        None => None,
-        Some(s) => match instrument(&shared, s) {
-            Ok(i) => Some(i),
-            Err(r) => return r,
-        },
-    };
+    Body(body): Body<MassCancelBody>,
+) -> Answered {
+    let participant_id = body
+        .participant
+        .map(|n| participant(&shared, &n.to_string()))
+        .transpose()?;
+    let inst = body
+        .symbol
+        .as_deref()
+        .map(|s| instrument(&shared, s))
+        .transpose()?;
     let side = match body.side.as_deref() {
         None => None,
         Some("buy") => Some(Side::Buy),
         Some("sell") => Some(Side::Sell),
         Some(other) => {
-            return error(
+            return Err(error(
                 StatusCode::BAD_REQUEST,
                 "invalid_side",
                 format!("side {other:?}: expected buy or sell"),
-            );
+            ));
         }
     };
-    act(
+    Ok(act(
         &shared,
         AdminAction::MassCancel {
             participant: participant_id,
@@ -843,13 +811,10 @@ async fn mass_cancel(
             "side": body.side,
         }),
     )
-    .await
+    .await)
 }
 
-async fn snapshot(State(shared): Shr, headers: HeaderMap) -> Response {
-    if let Err(r) = authorize(&shared, &headers).await {
-        return r;
-    }
+async fn snapshot(_: Operator, State(shared): Shr) -> Response {
     act(
         &shared,
         AdminAction::SnapshotNow,
@@ -858,10 +823,7 @@ async fn snapshot(State(shared): Shr, headers: HeaderMap) -> Response {
     .await
 }
 
-async fn sessions(State(shared): Shr, headers: HeaderMap) -> Response {
-    if let Err(r) = authorize(&shared, &headers).await {
-        return r;
-    }
+async fn sessions(_: Operator, State(shared): Shr) -> Response {
     let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
     let fix: Vec<Value> = shared
         .deps
