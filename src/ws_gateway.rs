@@ -37,18 +37,17 @@ fn rate_change(event: &Event) -> Option<ParticipantId> {
 /// Three routes, in this order: the FIX gateway's (the private events of
 /// participants with a FIX session, and refusals of FIX inputs), the
 /// WebSocket gateway's (all market data, the private events of participants
-/// with WebSocket keys, and refusals of WebSocket inputs), and the admin
-/// API's ([`crate::admin::is_admin_output`]). A participant with both
+/// with WebSocket keys, phase changes, and refusals of WebSocket inputs),
+/// and the admin API's ([`crate::admin::is_admin_output`]). A participant with both
 /// gateways gets its events on both; a change of its rate limit goes to
 /// each gateway it uses, which applies it.
 #[must_use]
 pub fn routes(config: &VenueConfig) -> Vec<Route> {
     let fix: BTreeSet<ParticipantId> = config.fix_sessions.iter().map(|s| s.participant).collect();
     let ws: BTreeSet<ParticipantId> = config.ws.participants.iter().map(|p| p.id).collect();
+    // Phase changes are public: the WebSocket gateway publishes them too.
     let admin_only = |out: &Output| match out {
-        Output::Event { event, .. } => {
-            matches!(event, Event::AdminReport(_) | Event::InstrumentStatus(_))
-        }
+        Output::Event { event, .. } => matches!(event, Event::AdminReport(_)),
         Output::Refused { input, .. } => matches!(input, Input::Admin(_)),
     };
     vec![

@@ -154,13 +154,28 @@ async fn each_action_takes_effect_on_orders_and_survives_a_restart() {
     let a = node.admin_addr;
     let mut c = Raw::connect(node.ws_addr).await;
     c.login(1).await;
+    c.send(json!({"op":"subscribe","channel":"trades.UST-10Y"}))
+        .await;
+    c.recv_type("subscribed").await;
 
-    // Halt: new orders are refused, naming the halt; resume: accepted.
+    // Halt: subscribers are told; new orders are refused, naming the halt;
+    // resume: accepted.
     let r = tokio::task::spawn_blocking(move || act(a, "POST", "/instruments/UST-10Y/halt", None))
         .await
         .expect("joins");
     assert_eq!(r["phase"], "halted");
     assert!(r["seq"].as_u64().is_some_and(|s| s > 0), "journaled: {r}");
+    let status = c.recv_type("status").await;
+    assert_eq!(
+        (
+            status["symbol"].as_str(),
+            status["phase"].as_str(),
+            status["cause"].as_str()
+        ),
+        (Some("UST-10Y"), Some("halted"), Some("operator")),
+        "{status}"
+    );
+    assert_eq!(status["engine_seq"], r["seq"]);
     c.send(order("h1", "buy", 12790, 1)).await;
     assert_eq!(reject_code(&mut c).await, "instrument_halted");
     tokio::task::spawn_blocking(move || act(a, "POST", "/instruments/UST-10Y/resume", None))

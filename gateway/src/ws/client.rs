@@ -77,7 +77,7 @@ use super::local_book::{BookStatus, DEFAULT_REORDER_WINDOW, LocalBook, ResyncRea
 use super::protocol::{
     BookMsg, CancelAllAfterReq, CancelRejectMsg, CancelReq, ClientMsg, ExecMsg, InstrumentMsg,
     Login, MassCancelReportMsg, MassReq, MassStatusDoneMsg, NewOrderReq, Plain, ReplaceReq, ReqId,
-    Resume, ServerMsg, StatusReq, SubscribeReq, TradeMsg, login_payload,
+    Resume, ServerMsg, StatusMsg, StatusReq, SubscribeReq, TradeMsg, login_payload,
 };
 
 /// The book depth the venue uses when `subscribe` gives none.
@@ -216,6 +216,8 @@ pub enum ClientEvent {
     },
     /// A public trade, in `seq` order for its channel.
     Trade(Box<TradeMsg>),
+    /// An instrument's trading phase changed (to subscribers of its trades).
+    Status(StatusMsg),
     /// Trades `after_seq + 1 ..= through_seq` of the channel did not arrive.
     TradeGap {
         /// `trades.SYMBOL`.
@@ -1100,6 +1102,10 @@ impl Core {
                 Ok(())
             }
             ServerMsg::Trade(m) => self.trade(Box::new(m)),
+            ServerMsg::Status(m) => {
+                self.events.push_back(ClientEvent::Status(m));
+                Ok(())
+            }
             ServerMsg::Heartbeat {
                 time_ms,
                 channels,

@@ -22,7 +22,7 @@ use engine::event::{BookLevel, ExecType};
 use engine::input::{Input, MassCancel};
 use engine::sequencer::{InputSender, Origin, Output, OutputReceiver, Refusal};
 use engine::types::{ClOrdId, InstrumentId, ParticipantId, Side, TimeInForce};
-use engine::{AdminAction, AdminReport, Event};
+use engine::{AdminAction, AdminReport, Event, StatusCause};
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
@@ -31,7 +31,7 @@ use crate::ws::config::{Rates, WsConfig};
 use crate::ws::convert::{self, Stamp, side_name};
 use crate::ws::outbox::{Outbox, Wakeups};
 use crate::ws::protocol::{
-    BookMsg, MassStatusDoneMsg, ReqId, Resume, ServerMsg, TradeMsg, book_checksum,
+    BookMsg, MassStatusDoneMsg, ReqId, Resume, ServerMsg, StatusMsg, TradeMsg, book_checksum,
 };
 
 /// Origins of WebSocket inputs have this bit set (FIX origins never do).
@@ -570,7 +570,8 @@ impl Hub {
                     }) => {
                         self.rates.set(*participant, *per_second, *burst);
                     }
-                    Event::InstrumentStatus(_) | Event::AdminReport(_) => {}
+                    Event::InstrumentStatus(s) => self.status(s, *seq, *time_ns),
+                    Event::AdminReport(_) => {}
                 }
             }
             Output::Refused {
@@ -672,8 +673,51 @@ impl Hub {
             })
             .to_json(),
         );
+        let subs = std::mem::take(&mut m.trade_subs);
+        self.fan_out(&subs, &msg);
+        self.put_back_trade_subs(t.instrument, subs);
+    }
+
+    fn put_back_trade_subs(&mut self, instrument: InstrumentId, subs: Vec<ConnId>) {
+        if let Some(m) = self.mirrors.iter_mut().find(|m| m.id == instrument) {
+            m.trade_subs = subs;
+        }
+    }
+
+    /// A phase change, on the instrument's trades channel.
+    fn status(&mut self, s: &engine::event::InstrumentStatus, seq: u64, time_ns: u64) {
+        let Some(m) = self.mirrors.iter_mut().find(|m| m.id == s.instrument) else {
+            return;
+        };
+        let msg = Utf8Bytes::from(
+            ServerMsg::Status(StatusMsg {
+                engine_seq: seq,
+                time_ns,
+                symbol: m.symbol.clone(),
+                phase: s.phase.name().to_owned(),
+                cause: match s.cause {
+                    StatusCause::Operator => "operator",
+                    StatusCause::VolatilityInterruption => "volatility_interruption",
+                    StatusCause::PauseEnded => "pause_ended",
+                }
+                .to_owned(),
+                resume_at_ns: (s.resume_at_ns != 0).then_some(s.resume_at_ns),
+            })
+            .to_json(),
+        );
+        if m.trade_subs.is_empty() {
+            return;
+        }
+        let subs = std::mem::take(&mut m.trade_subs);
+        self.fan_out(&subs, &msg);
+        self.put_back_trade_subs(s.instrument, subs);
+    }
+
+    /// Queues a public message to each connection in `subs`; closes those
+    /// too far behind.
+    fn fan_out(&mut self, subs: &[ConnId], msg: &Utf8Bytes) {
         let hard = self.cfg.send_queue_max.saturating_mul(2).max(1);
-        for c in &m.trade_subs {
+        for c in subs {
             if let Some(conn) = self.conns.get(c) {
                 let (n, wake) = conn.outbox.push_deferred(msg.clone());
                 if wake {

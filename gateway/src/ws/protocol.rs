@@ -343,6 +343,23 @@ pub struct TradeMsg {
     pub aggressor: String,
 }
 
+/// An instrument's trading phase changed: sent to every subscriber of its
+/// `trades.SYMBOL` channel, outside the channel's numbering (a status is
+/// state, not a stream: the engine sequence number orders it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct StatusMsg {
+    pub engine_seq: u64,
+    pub time_ns: u64,
+    pub symbol: String,
+    /// `open`, `pre_open`, `halted`, `closed`.
+    pub phase: String,
+    /// `operator`, `volatility_interruption`, `pause_ended`.
+    pub cause: String,
+    /// When a volatility halt ends by itself, if it does.
+    pub resume_at_ns: Option<u64>,
+}
+
 /// An instrument, as `instruments` lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(missing_docs)]
@@ -385,6 +402,7 @@ pub enum ServerMsg {
     MassStatusDone(MassStatusDoneMsg),
     Book(BookMsg),
     Trade(TradeMsg),
+    Status(StatusMsg),
     Heartbeat {
         time_ms: u64,
         channels: std::collections::BTreeMap<String, u64>,
