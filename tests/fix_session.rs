@@ -555,7 +555,9 @@ fn over_rate_messages_wait_then_get_an_explicit_throttle_reject() {
     assert_eq!(load(&m.next_in_seq), 10, "Logon + 8 orders");
     assert!(m.logged_on.load(std::sync::atomic::Ordering::Relaxed));
     // The bucket refills while the test reads it; its peak does not.
-    let peak = m.quota_peak_permille.load(std::sync::atomic::Ordering::Relaxed);
+    let peak = m
+        .quota_peak_permille
+        .load(std::sync::atomic::Ordering::Relaxed);
     assert!(peak >= 900, "the bucket was emptied: {peak}");
 }
 
