@@ -182,6 +182,7 @@ pub mod config;
 mod engine;
 pub mod event;
 pub mod input;
+pub mod metrics;
 mod prefetch;
 pub mod reason;
 pub mod sequencer;
