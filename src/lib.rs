@@ -11,11 +11,15 @@
 //!   the re-derivation of undelivered execution reports after a crash.
 //! - [`ws_gateway`]: which outputs go to the FIX and the WebSocket
 //!   gateways, and the books the WebSocket gateway starts from.
+//! - [`metrics`]: the metrics endpoint's text (OpenMetrics), read from the
+//!   loop's, the FIX sessions' and the WebSocket gateway's figures, and the
+//!   rate-limit quota warnings.
 #![forbid(unsafe_code)]
 
 pub mod config;
 pub mod demo;
 pub mod fix_gateway;
+pub mod metrics;
 pub mod node;
 pub mod runtime;
 pub mod snapshot;

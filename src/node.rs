@@ -16,6 +16,7 @@ use journal::{Durability, JournalConfig};
 
 use crate::config::VenueConfig;
 use crate::fix_gateway::{FixSettings, Prepared, fix_dir};
+use crate::metrics::{FixSessionSource, MetricsSources};
 use crate::runtime::{JournalLog, SnapshotPolicy, recover_with, spawn, take_snapshot};
 
 /// See the module docs.
@@ -33,6 +34,8 @@ pub struct Node {
     ws: Option<WsServer>,
     seq: Option<JoinHandle<Sequencer<JournalLog>>>,
     snapshot_dir: PathBuf,
+    metrics: MetricsSources,
+    metrics_thread: Option<JoinHandle<()>>,
 }
 
 impl Node {
@@ -134,6 +137,13 @@ impl Node {
             if config.ws.tls.is_some() { "wss" } else { "ws" },
             ws.addr
         );
+        let metrics = MetricsSources::new(
+            seq.metrics(),
+            crate::ws_gateway::ROUTE_NAMES.map(str::to_owned).to_vec(),
+            FixSessionSource::from_gateway(&fix.metrics, &config.fix_sessions),
+            Arc::clone(&ws.metrics),
+            config.quota_warning_threshold,
+        );
         let ws_wake = ws.wake.clone();
         let (fix_wake, fix_thread) = (fix.wake, fix.thread);
         let policy = SnapshotPolicy {
@@ -152,6 +162,9 @@ impl Node {
                 ws_wake.notify();
             },
         )?;
+        let metrics_thread =
+            crate::metrics::spawn_quota_watch(Arc::clone(&metrics.quota), Arc::clone(&stop))
+                .inspect_err(|_| stop.store(true, Ordering::Release))?;
         Ok(Node {
             fix_addr: fix.addr,
             ws_addr: ws.addr,
@@ -162,7 +175,15 @@ impl Node {
             ws: Some(ws),
             seq: Some(handle),
             snapshot_dir,
+            metrics,
+            metrics_thread: Some(metrics_thread),
         })
+    }
+
+    /// What the metrics endpoint renders (`venue::metrics::render`).
+    #[must_use]
+    pub fn metrics_sources(&self) -> MetricsSources {
+        self.metrics.clone()
     }
 
     /// A producer handle on the sequencer's inbound ring, beside the
@@ -203,6 +224,11 @@ impl Node {
         }
         if let Some(ws) = self.ws.take() {
             ws.join();
+        }
+        if let Some(t) = self.metrics_thread.take()
+            && t.join().is_err()
+        {
+            eprintln!("error: the metrics thread panicked");
         }
         let Some(handle) = self.seq.take() else {
             return Ok(());

@@ -19,6 +19,9 @@ fn owner(event: &Event) -> Option<ParticipantId> {
     }
 }
 
+/// The names of [`routes`]' rings, in order (for the metrics).
+pub const ROUTE_NAMES: [&str; 2] = ["fix", "websocket"];
+
 /// Two routes, in this order: the FIX gateway's (the private events of
 /// participants with a FIX session, and refusals of FIX inputs) and the
 /// WebSocket gateway's (all market data, the private events of participants
