@@ -381,8 +381,8 @@ impl Collector for Figures {
         encoder
             .encode_descriptor(
                 "matching_latency",
-                "Time the matching loop takes to journal and apply one input; sampled: the \
-                 first input of each duty cycle and every 16th after it in the same batch.",
+                "Time the matching loop takes to journal and apply one input; sampled: every \
+                 16th input, and any input 1 ms or more after the previous sample.",
                 Some(&Unit::Seconds),
                 MetricType::Histogram,
             )?

@@ -117,7 +117,7 @@ fn orders_rejects_and_the_journal_show_in_the_rendered_text() {
     assert_eq!(number(&s, "venue_journal_lag_inputs"), appended - durable);
     assert!(
         number(&s, "venue_matching_latency_seconds_count") >= 1.0,
-        "at least the first input of a duty cycle is timed"
+        "an input 1 ms after the previous sample is timed"
     );
     assert_eq!(
         number(&s, "venue_matching_latency_seconds_count"),

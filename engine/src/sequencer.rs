@@ -50,7 +50,9 @@ use crate::codec::encode_input;
 use crate::engine::Engine;
 use crate::event::{Event, EventSink};
 use crate::input::Input;
-use crate::metrics::{InputKind, LATENCY_SAMPLE_EVERY, LoopMetrics, reject_code};
+use crate::metrics::{
+    InputKind, LATENCY_SAMPLE_EVERY, LATENCY_SAMPLE_INTERVAL_NS, LoopMetrics, reject_code,
+};
 use crate::types::TimeNs;
 
 /// Where the sequencer journals inputs before applying them.
@@ -326,6 +328,10 @@ pub struct Sequencer<L: InputLog> {
     halted: Option<String>,
     metrics: Arc<LoopMetrics>,
     latency_clock: Option<LatencyClock>,
+    /// Inputs since the last timed one.
+    since_sample: u32,
+    /// An input stamped at or after this is timed.
+    next_sample_ns: TimeNs,
 }
 
 impl<L: InputLog> fmt::Debug for Sequencer<L> {
@@ -375,6 +381,8 @@ impl<L: InputLog> Sequencer<L> {
             halted: None,
             metrics,
             latency_clock: None,
+            since_sample: 0,
+            next_sample_ns: 0,
             config,
         }
     }
@@ -514,8 +522,7 @@ impl<L: InputLog> Sequencer<L> {
             if let Some((following, _)) = &next {
                 self.engine.prefetch(following);
             }
-            // The first input of the batch, then every LATENCY_SAMPLE_EVERY-th.
-            let timed = (taken - 1) % LATENCY_SAMPLE_EVERY == 0;
+            let timed = self.sample_due(now);
             self.sequence(now, input, origin, timed);
             work += 1;
         }
@@ -532,6 +539,20 @@ impl<L: InputLog> Sequencer<L> {
         self.metrics
             .publish_positions(last_seq, durable_seq, self.pending.len());
         work
+    }
+
+    /// Whether the next input's latency is to be timed (see
+    /// [`crate::metrics`]): every `LATENCY_SAMPLE_EVERY`th input, and any
+    /// input `LATENCY_SAMPLE_INTERVAL_NS` after the previous sample.
+    #[inline]
+    fn sample_due(&mut self, now: TimeNs) -> bool {
+        self.since_sample += 1;
+        if self.since_sample < LATENCY_SAMPLE_EVERY && now < self.next_sample_ns {
+            return false;
+        }
+        self.since_sample = 0;
+        self.next_sample_ns = now.saturating_add(LATENCY_SAMPLE_INTERVAL_NS);
+        true
     }
 
     /// Journals, then applies, one input; `timed` records its latency.
@@ -847,7 +868,7 @@ mod tests {
     #[test]
     fn figures_count_inputs_rejects_refusals_positions_and_latency() {
         use crate::input::{Cancel, OrderRef};
-        use crate::metrics::{InputKind, LATENCY_SAMPLE_EVERY};
+        use crate::metrics::{InputKind, LATENCY_SAMPLE_EVERY, LATENCY_SAMPLE_INTERVAL_NS};
         use crate::reason::RejectReason;
 
         let mut s = sequencer(MemLog::default(), true);
@@ -898,7 +919,7 @@ mod tests {
         assert!(f.pending_events > 0, "held back until durable");
         assert_eq!(f.outbound.len(), 2, "one figure per routed ring");
         assert_eq!((f.outbound[0].len, f.outbound[1].len), (0, 0));
-        // One batch of three: only its first input is timed, at 1 µs.
+        // Three inputs within 1 ms: only the first is timed, at 1 µs.
         assert_eq!(f.latency.count(), 1);
         assert_eq!(f.latency.buckets[2], 1, "(500 ns, 1 µs]");
         assert_eq!(f.latency.sum_ns, 1_000);
@@ -918,19 +939,26 @@ mod tests {
         assert!(tx.send(order(30, Side::Sell, 200), 0).is_err());
         assert_eq!(m.snapshot().refused_busy, 1);
         assert_eq!(m.snapshot().inbound.ratio(), 1.0);
-        // A batch of four (batch_max) times its first input only.
+        // Four more within 1 ms of the sample and fewer than
+        // LATENCY_SAMPLE_EVERY since: none timed. A batch 1 ms later: its
+        // first input is.
+        const { assert!(LATENCY_SAMPLE_EVERY > 3 + 4) };
         s.do_work(3);
+        assert_eq!(m.snapshot().latency.count(), 1);
+        s.do_work(1 + LATENCY_SAMPLE_INTERVAL_NS);
         assert_eq!(m.snapshot().latency.count(), 2);
-        const { assert!(LATENCY_SAMPLE_EVERY > 4) };
 
         // A failed journal: the input and those after it are refused.
+        for n in 0..4 {
+            tx.send(order(40 + n, Side::Sell, 200), 0).unwrap();
+        }
         s.log.fail_from = Some(1);
-        s.do_work(4);
+        s.do_work(1 + LATENCY_SAMPLE_INTERVAL_NS);
         let f = m.snapshot();
         assert_eq!(f.refused_journal_failed, 4);
         assert_eq!(
             f.inputs[InputKind::NewOrder as usize].1,
-            2 + 4,
+            2 + 8,
             "refused inputs are not counted as sequenced"
         );
     }
