@@ -310,8 +310,7 @@ pub fn wall_clock_ns() -> u64 {
 
 /// Nanoseconds on a monotonic clock since its first read in this process:
 /// the clock the loop times its matching latency with
-/// (`Sequencer::set_latency_clock`; `Instant`, a vDSO read of the TSC here,
-/// about 20 ns).
+/// (`Sequencer::set_latency_clock`; `Instant`, a vDSO `clock_gettime`).
 #[must_use]
 pub fn monotonic_ns() -> u64 {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
