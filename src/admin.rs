@@ -564,10 +564,7 @@ async fn metrics(State(shared): Shr) -> Response {
     let text = (shared.deps.metrics)();
     (
         StatusCode::OK,
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         text,
     )
         .into_response()

@@ -49,6 +49,9 @@ pub struct VenueFile {
     /// `[admin]`
     #[serde(default)]
     pub admin: AdminSection,
+    /// `[metrics]`
+    #[serde(default)]
+    pub metrics: MetricsSection,
     /// `[[instrument]]`
     #[serde(rename = "instrument", default)]
     pub instruments: Vec<InstrumentEntry>,
@@ -250,6 +253,23 @@ impl Default for WebSocketSection {
             send_queue_max: d.send_queue_max,
             private_buffer_events: d.private_buffer_events,
             socket_send_buffer_bytes: d.socket_send_buffer_bytes,
+        }
+    }
+}
+
+/// `[metrics]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSection {
+    /// Rate-limit quota use (a fraction) past which a session is warned
+    /// about.
+    pub quota_warning_threshold: f64,
+}
+
+impl Default for MetricsSection {
+    fn default() -> Self {
+        MetricsSection {
+            quota_warning_threshold: crate::metrics::QUOTA_WARNING_THRESHOLD_DEFAULT,
         }
     }
 }
@@ -495,6 +515,9 @@ pub struct VenueConfig {
     pub admin: AdminConfig,
     /// Participants' ids and names.
     pub participant_names: Vec<(ParticipantId, String)>,
+    /// Rate-limit quota use (a fraction in (0, 1]) past which a session is
+    /// warned about.
+    pub quota_warning_threshold: f64,
 }
 
 /// Reads and checks `path`.
@@ -591,6 +614,13 @@ fn check(file: VenueFile) -> Result<VenueConfig> {
     };
     let day_end_ns_of_day = parse_hh_mm(&file.engine.day_end_utc)
         .with_context(|| format!("[engine] day_end_utc {:?}", file.engine.day_end_utc))?;
+    let quota_warning_threshold = file.metrics.quota_warning_threshold;
+    if !(quota_warning_threshold > 0.0 && quota_warning_threshold <= 1.0) {
+        bail!(
+            "[metrics] quota_warning_threshold {quota_warning_threshold}: expected a fraction \
+             above 0 and at most 1 (0.7 warns when a session uses 70% of its rate limit)"
+        );
+    }
     let fix_listen: SocketAddr = file.fix.listen.parse().with_context(|| {
         format!(
             "[fix] listen {:?}: expected an address such as 127.0.0.1:9878",
@@ -903,6 +933,7 @@ fn check(file: VenueFile) -> Result<VenueConfig> {
             .iter()
             .map(|p| (ParticipantId(p.id), p.name.clone()))
             .collect(),
+        quota_warning_threshold,
     })
 }
 
@@ -1008,6 +1039,7 @@ mod tests {
         assert_eq!((fx.qty_min_lots, fx.qty_max_lots), (1, 50_000));
         assert_eq!(fx.collar, Some(Collar::Bps(100)));
         assert!(c.fix_sessions[3].password_hash.is_some());
+        assert!((c.quota_warning_threshold - 0.7).abs() < 1e-12);
         assert_eq!(
             c.fix_sessions[2].cancel_on_disconnect,
             CancelOnDisconnect::Day
@@ -1107,6 +1139,31 @@ mod tests {
                 "filter = \"info\"",
                 "filter = \"venue=loud\"",
                 "[log] filter: log filter \"venue=loud\"",
+            ),
+            (
+                "quota_warning_threshold = 0.7",
+                "quota_warning_threshold = 0",
+                "expected a fraction above 0 and at most 1",
+            ),
+            (
+                "quota_warning_threshold = 0.7",
+                "quota_warning_threshold = 1.5",
+                "expected a fraction above 0 and at most 1",
+            ),
+            (
+                "quota_warning_threshold = 0.7",
+                "quota_warning_threshold = nan",
+                "expected a fraction above 0 and at most 1",
+            ),
+            (
+                "quota_warning_threshold = 0.7",
+                "quota_warning_threshold = \"70%\"",
+                "line",
+            ),
+            (
+                "quota_warning_threshold = 0.7",
+                "quota_warning = 0.7",
+                "unknown field `quota_warning`",
             ),
         ];
         for (from, to, want) in cases {

@@ -16,6 +16,9 @@
 //! - [`node`]: a whole running venue, started from a checked configuration.
 //! - [`ws_gateway`]: which outputs go to the FIX and the WebSocket
 //!   gateways, and the books the WebSocket gateway starts from.
+//! - [`metrics`]: the metrics endpoint's text (OpenMetrics), read from the
+//!   loop's, the FIX sessions' and the WebSocket gateway's figures, and the
+//!   rate-limit quota warnings.
 #![forbid(unsafe_code)]
 
 pub mod admin;
@@ -24,6 +27,7 @@ pub mod data_lock;
 pub mod demo;
 pub mod fix_gateway;
 pub mod logging;
+pub mod metrics;
 pub mod node;
 pub mod runtime;
 pub mod snapshot;

@@ -24,6 +24,7 @@ use crate::admin::{AdminDeps, AdminServer};
 use crate::config::VenueConfig;
 use crate::data_lock::DataLock;
 use crate::fix_gateway::{FixSettings, Prepared, fix_dir};
+use crate::metrics::{FixSessionSource, MetricsSources};
 use crate::runtime::{JournalLog, SnapshotPolicy, recover_with, spawn, take_snapshot};
 
 /// See the module docs.
@@ -48,6 +49,8 @@ pub struct Node {
     snapshot_dir: PathBuf,
     /// Dropped last, after the threads have ended (see `Drop`).
     _lock: DataLock,
+    metrics: MetricsSources,
+    metrics_thread: Option<JoinHandle<()>>,
 }
 
 impl Node {
@@ -171,6 +174,13 @@ impl Node {
             ws.addr
         );
         info!(addr = %ws.addr, tls = config.ws.tls.is_some(), "WebSocket API listening");
+        let metrics = MetricsSources::new(
+            seq.metrics(),
+            crate::ws_gateway::ROUTE_NAMES.map(str::to_owned).to_vec(),
+            FixSessionSource::from_gateway(&fix.metrics, &config.fix_sessions),
+            Arc::clone(&ws.metrics),
+            config.quota_warning_threshold,
+        );
         let ready = Arc::new(AtomicBool::new(false));
         let journal_failed = Arc::new(Mutex::new(None));
         let admin = crate::admin::start(
@@ -185,7 +195,10 @@ impl Node {
                 ready: Arc::clone(&ready),
                 stop: Arc::clone(&stop),
                 journal_failed: Arc::clone(&journal_failed),
-                metrics: Arc::new(String::new),
+                metrics: {
+                    let sources = metrics.clone();
+                    Arc::new(move || crate::metrics::render(&sources))
+                },
             },
             seq.engine(),
             seq.sender(),
@@ -228,6 +241,9 @@ impl Node {
                 ws_wake.notify();
             },
         )?;
+        let metrics_thread =
+            crate::metrics::spawn_quota_watch(Arc::clone(&metrics.quota), Arc::clone(&stop))
+                .inspect_err(|_| stop.store(true, Ordering::Release))?;
         ready.store(true, Ordering::Release);
         Ok(Node {
             fix_addr: fix.addr,
@@ -243,7 +259,15 @@ impl Node {
             seq: Some(handle),
             snapshot_dir,
             _lock: lock,
+            metrics,
+            metrics_thread: Some(metrics_thread),
         })
+    }
+
+    /// What the metrics endpoint renders (`venue::metrics::render`).
+    #[must_use]
+    pub fn metrics_sources(&self) -> MetricsSources {
+        self.metrics.clone()
     }
 
     /// A producer handle on the sequencer's inbound ring, beside the
@@ -287,6 +311,11 @@ impl Node {
         }
         if let Some(admin) = self.admin.take() {
             admin.join();
+        }
+        if let Some(t) = self.metrics_thread.take()
+            && t.join().is_err()
+        {
+            error!("the metrics thread panicked");
         }
         let Some(handle) = self.seq.take() else {
             return Ok(());

@@ -9,8 +9,8 @@
 //! a core if asked, with an [`IdleStrategy`].
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -309,6 +309,15 @@ pub fn wall_clock_ns() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
+/// Nanoseconds on a monotonic clock since its first read in this process:
+/// the clock the loop times its matching latency with
+/// (`Sequencer::set_latency_clock`; `Instant`, a vDSO `clock_gettime`).
+#[must_use]
+pub fn monotonic_ns() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
 /// Snapshots the engine at the journal's end: syncs the journal first, so
 /// that the snapshot never runs ahead of durable input, then writes the file.
 /// The loop is paused meanwhile (a sync and one pass over the engine state).
@@ -370,7 +379,8 @@ impl SnapshotPolicy {
 /// then returns it (for a final snapshot or a clean close). Pins the thread
 /// to `core` if given; where pinning is impossible it warns and runs anyway.
 /// `maintenance` runs after every duty cycle that did work (periodic
-/// snapshots, say).
+/// snapshots, say). The loop's matching latency is timed with
+/// [`monotonic_ns`].
 ///
 /// # Errors
 /// The thread could not be spawned.
@@ -399,6 +409,7 @@ where
                     );
                 }
             }
+            sequencer.set_latency_clock(Some(monotonic_ns));
             let mut idler = Idler::new(idle);
             let mut halt_reported = false;
             while !stop.load(Ordering::Acquire) {

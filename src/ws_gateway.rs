@@ -34,6 +34,9 @@ fn rate_change(event: &Event) -> Option<ParticipantId> {
     }
 }
 
+/// The names of [`routes`]' rings, in order (for the metrics).
+pub const ROUTE_NAMES: [&str; 3] = ["fix", "websocket", "admin"];
+
 /// Three routes, in this order: the FIX gateway's (the private events of
 /// participants with a FIX session, and refusals of FIX inputs), the
 /// WebSocket gateway's (all market data, the private events of participants

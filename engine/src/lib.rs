@@ -183,6 +183,7 @@ mod controls;
 mod engine;
 pub mod event;
 pub mod input;
+pub mod metrics;
 mod prefetch;
 pub mod reason;
 pub mod sequencer;

@@ -33,6 +33,11 @@
 //!
 //! Allocation: the encode buffer and the pending-event queue are reused; in
 //! steady state a duty cycle allocates nothing.
+//!
+//! Figures: [`Sequencer::metrics`] shares the loop's counters
+//! ([`LoopMetrics`]): inputs by kind, rejects by reason, refusals, the
+//! journal's positions and a sampled matching latency, written by this loop
+//! with relaxed stores only (see [`crate::metrics`]).
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -45,6 +50,9 @@ use crate::codec::encode_input;
 use crate::engine::Engine;
 use crate::event::{Event, EventSink};
 use crate::input::{AdminAction, Input};
+use crate::metrics::{
+    InputKind, LATENCY_SAMPLE_EVERY, LATENCY_SAMPLE_INTERVAL_NS, LoopMetrics, reject_code,
+};
 use crate::types::TimeNs;
 
 /// Where the sequencer journals inputs before applying them.
@@ -130,6 +138,7 @@ pub enum Output {
 #[derive(Clone, Debug)]
 pub struct InputSender {
     ring: Arc<ArrayQueue<(Input, Origin)>>,
+    metrics: Arc<LoopMetrics>,
 }
 
 impl InputSender {
@@ -168,6 +177,7 @@ impl InputSender {
                 std::thread::yield_now();
             }
         }
+        self.metrics.record_busy();
         Err(item.0)
     }
 
@@ -268,21 +278,31 @@ impl Default for SequencerConfig {
     }
 }
 
-/// Buffers an input's events with its sequence number.
+/// Buffers an input's events with its sequence number, and counts the
+/// rejects among them.
 struct Pending<'a> {
     seq: u64,
     time_ns: TimeNs,
     origin: Origin,
+    kind: InputKind,
     queue: &'a mut VecDeque<(u64, TimeNs, Origin, Event)>,
+    metrics: &'a LoopMetrics,
 }
 
 impl EventSink for Pending<'_> {
     #[inline]
     fn event(&mut self, event: &Event) {
+        if let Some(code) = reject_code(event) {
+            self.metrics.record_reject(self.kind, code);
+        }
         self.queue
             .push_back((self.seq, self.time_ns, self.origin, *event));
     }
 }
+
+/// A monotonic clock in nanoseconds, for the matching latency (see
+/// [`Sequencer::set_latency_clock`]).
+pub type LatencyClock = fn() -> u64;
 
 /// The sequencer. See the module docs.
 pub struct Sequencer<L: InputLog> {
@@ -308,6 +328,12 @@ pub struct Sequencer<L: InputLog> {
     halted: Option<String>,
     /// An operator asked for a snapshot (a journaled `SnapshotNow`).
     snapshot_requested: bool,
+    metrics: Arc<LoopMetrics>,
+    latency_clock: Option<LatencyClock>,
+    /// Inputs since the last timed one.
+    since_sample: u32,
+    /// An input stamped at or after this is timed.
+    next_sample_ns: TimeNs,
 }
 
 impl<L: InputLog> fmt::Debug for Sequencer<L> {
@@ -329,12 +355,19 @@ impl<L: InputLog> Sequencer<L> {
     pub fn new(engine: Engine, log: L, config: SequencerConfig, last_time_ns: TimeNs) -> Self {
         assert!(config.batch_max > 0, "batch_max must be positive");
         let last_seq = log.last_seq();
+        let inbound = Arc::new(ArrayQueue::new(config.inbound_capacity.max(1)));
+        let outbound = Arc::new(ArrayQueue::new(config.outbound_capacity.max(1)));
+        let metrics = Arc::new(LoopMetrics::new(
+            Arc::clone(&inbound),
+            vec![Arc::clone(&outbound)],
+        ));
+        metrics.publish_positions(last_seq, log.durable_seq().min(last_seq), 0);
         Sequencer {
             engine,
             log,
-            inbound: Arc::new(ArrayQueue::new(config.inbound_capacity.max(1))),
+            inbound,
             outbound: vec![Outbound {
-                ring: Arc::new(ArrayQueue::new(config.outbound_capacity.max(1))),
+                ring: outbound,
                 route: None,
             }],
             released: Arc::new(AtomicU64::new(last_seq)),
@@ -349,6 +382,10 @@ impl<L: InputLog> Sequencer<L> {
             since_checkpoint: 0,
             halted: None,
             snapshot_requested: false,
+            metrics,
+            latency_clock: None,
+            since_sample: 0,
+            next_sample_ns: 0,
             config,
         }
     }
@@ -358,7 +395,21 @@ impl<L: InputLog> Sequencer<L> {
     pub fn sender(&self) -> InputSender {
         InputSender {
             ring: Arc::clone(&self.inbound),
+            metrics: Arc::clone(&self.metrics),
         }
+    }
+
+    /// The loop's figures, readable from any thread.
+    #[must_use]
+    pub fn metrics(&self) -> Arc<LoopMetrics> {
+        Arc::clone(&self.metrics)
+    }
+
+    /// Sets the clock the matching latency is measured with (monotonic,
+    /// nanoseconds; the engine crate reads no clock of its own). Without
+    /// one, no latency is recorded.
+    pub fn set_latency_clock(&mut self, clock: Option<LatencyClock>) {
+        self.latency_clock = clock;
     }
 
     /// A consumer handle for the (first) outbound ring.
@@ -395,6 +446,8 @@ impl<L: InputLog> Sequencer<L> {
             .collect();
         self.front_delivered = 0;
         self.refused_front_delivered = 0;
+        self.metrics
+            .set_outbound(self.outbound.iter().map(|o| Arc::clone(&o.ring)).collect());
         self.outbound
             .iter()
             .map(|o| OutputReceiver {
@@ -446,7 +499,7 @@ impl<L: InputLog> Sequencer<L> {
         let now = now_ns.max(self.last_time_ns);
         if self.config.tick_interval_ns > 0 && now >= self.next_tick_ns && self.halted.is_none() {
             if self.next_tick_ns != 0 {
-                self.sequence(now, Input::ClockTick, ORIGIN_NONE);
+                self.sequence(now, Input::ClockTick, ORIGIN_NONE, true);
                 work += 1;
             }
             self.next_tick_ns = now + self.config.tick_interval_ns;
@@ -472,22 +525,43 @@ impl<L: InputLog> Sequencer<L> {
             if let Some((following, _)) = &next {
                 self.engine.prefetch(following);
             }
-            self.sequence(now, input, origin);
+            let timed = self.sample_due(now);
+            self.sequence(now, input, origin, timed);
             work += 1;
         }
         let every = self.config.checkpoint_every_inputs;
         if every > 0 && self.since_checkpoint >= every && self.halted.is_none() {
             let state_hash = self.engine.state_hash();
-            self.sequence(now, Input::Checkpoint { state_hash }, ORIGIN_NONE);
+            self.sequence(now, Input::Checkpoint { state_hash }, ORIGIN_NONE, true);
             self.since_checkpoint = 0;
             work += 1;
         }
-        work + self.release()
+        work += self.release();
+        let last_seq = self.log.last_seq();
+        let durable_seq = self.log.durable_seq().min(last_seq);
+        self.metrics
+            .publish_positions(last_seq, durable_seq, self.pending.len());
+        work
     }
 
-    /// Journals, then applies, one input.
-    fn sequence(&mut self, time_ns: TimeNs, input: Input, origin: Origin) {
+    /// Whether the next input's latency is to be timed (see
+    /// [`crate::metrics`]): every `LATENCY_SAMPLE_EVERY`th input, and any
+    /// input `LATENCY_SAMPLE_INTERVAL_NS` after the previous sample.
+    #[inline]
+    fn sample_due(&mut self, now: TimeNs) -> bool {
+        self.since_sample += 1;
+        if self.since_sample < LATENCY_SAMPLE_EVERY && now < self.next_sample_ns {
+            return false;
+        }
+        self.since_sample = 0;
+        self.next_sample_ns = now.saturating_add(LATENCY_SAMPLE_INTERVAL_NS);
+        true
+    }
+
+    /// Journals, then applies, one input; `timed` records its latency.
+    fn sequence(&mut self, time_ns: TimeNs, input: Input, origin: Origin, timed: bool) {
         if let Some(reason) = &self.halted {
+            self.metrics.record_journal_failed();
             let refusal = Refusal::JournalFailed {
                 reason: reason.clone(),
             };
@@ -498,6 +572,8 @@ impl<L: InputLog> Sequencer<L> {
             });
             return;
         }
+        let clock = if timed { self.latency_clock } else { None };
+        let started_ns = clock.map(|now| now());
         self.encode_buf.clear();
         encode_input(&input, &mut self.encode_buf);
         let expected = self.log.last_seq() + 1;
@@ -506,18 +582,27 @@ impl<L: InputLog> Sequencer<L> {
                 assert_eq!(seq, expected, "the log must number inputs contiguously");
                 self.last_time_ns = time_ns;
                 self.since_checkpoint += 1;
+                let kind = InputKind::of(&input);
+                self.metrics.record_input(kind);
                 let mut sink = Pending {
                     seq,
                     time_ns,
                     origin,
+                    kind,
                     queue: &mut self.pending,
+                    metrics: &self.metrics,
                 };
                 self.engine.apply(seq, time_ns, &input, &mut sink);
                 if let Input::Admin(AdminAction::SnapshotNow) = input {
                     self.snapshot_requested = true;
                 }
+                if let (Some(now), Some(started_ns)) = (clock, started_ns) {
+                    self.metrics
+                        .record_latency(now().saturating_sub(started_ns));
+                }
             }
             Err(e) => {
+                self.metrics.record_journal_failed();
                 let reason = e.to_string();
                 self.halted = Some(reason.clone());
                 self.refused.push_back(Output::Refused {
@@ -785,6 +870,110 @@ mod tests {
 
     fn drain(rx: &OutputReceiver) -> Vec<Output> {
         std::iter::from_fn(|| rx.try_recv()).collect()
+    }
+
+    /// A clock that advances 1 µs per read.
+    fn fake_clock() -> u64 {
+        static NOW: AtomicU64 = AtomicU64::new(0);
+        NOW.fetch_add(1_000, Ordering::Relaxed)
+    }
+
+    #[test]
+    fn figures_count_inputs_rejects_refusals_positions_and_latency() {
+        use crate::input::{Cancel, OrderRef};
+        use crate::metrics::{InputKind, LATENCY_SAMPLE_EVERY, LATENCY_SAMPLE_INTERVAL_NS};
+        use crate::reason::RejectReason;
+
+        let mut s = sequencer(MemLog::default(), true);
+        s.set_latency_clock(Some(fake_clock));
+        let m = s.metrics();
+        let tx = s.sender();
+        let rx = s.route_outputs(vec![
+            Box::new(|_: &Output| true),
+            Box::new(|_: &Output| false),
+        ]);
+        tx.send(order(1, Side::Sell, 100), 0).unwrap();
+        let Input::NewOrder(mut bad) = order(2, Side::Buy, 100) else {
+            unreachable!()
+        };
+        bad.instrument = InstrumentId(9);
+        tx.send(Input::NewOrder(bad), 0).unwrap();
+        tx.send(
+            Input::Cancel(Cancel {
+                participant: ParticipantId(1),
+                cl_ord_id: ClOrdId::new(b"c1").unwrap(),
+                target: OrderRef::ClOrdId(ClOrdId::new(b"nope").unwrap()),
+            }),
+            0,
+        )
+        .unwrap();
+        s.do_work(1);
+        let f = m.snapshot();
+        let count = |k: InputKind| f.inputs.iter().find(|(kind, _)| *kind == k).unwrap().1;
+        assert_eq!(count(InputKind::NewOrder), 2);
+        assert_eq!(count(InputKind::Cancel), 1);
+        assert_eq!(count(InputKind::Replace), 0);
+        assert_eq!(
+            f.rejects,
+            vec![
+                (
+                    InputKind::NewOrder,
+                    RejectReason::UnknownInstrument.code(),
+                    1
+                ),
+                (InputKind::Cancel, RejectReason::UnknownOrder.code(), 1),
+            ]
+        );
+        assert_eq!(
+            (f.appended_seq, f.durable_seq),
+            (3, 0),
+            "nothing durable yet"
+        );
+        assert!(f.pending_events > 0, "held back until durable");
+        assert_eq!(f.outbound.len(), 2, "one figure per routed ring");
+        assert_eq!((f.outbound[0].len, f.outbound[1].len), (0, 0));
+        // Three inputs within 1 ms: only the first is timed, at 1 µs.
+        assert_eq!(f.latency.count(), 1);
+        assert_eq!(f.latency.buckets[2], 1, "(500 ns, 1 µs]");
+        assert_eq!(f.latency.sum_ns, 1_000);
+
+        s.log.durable = 3;
+        s.do_work(2);
+        let f = m.snapshot();
+        assert_eq!((f.durable_seq, f.pending_events), (3, 0));
+        assert!(f.outbound[0].len > 0 && f.outbound[0].capacity == 64);
+        assert!(f.outbound[0].len == drain(&rx[0]).len());
+
+        // A full inbound ring: the producer hears busy, and it is counted.
+        for n in 0..8 {
+            tx.send(order(10 + n, Side::Sell, 200), 0).unwrap();
+        }
+        assert_eq!(m.snapshot().inbound.len, 8);
+        assert!(tx.send(order(30, Side::Sell, 200), 0).is_err());
+        assert_eq!(m.snapshot().refused_busy, 1);
+        assert_eq!(m.snapshot().inbound.ratio(), 1.0);
+        // Four more within 1 ms of the sample and fewer than
+        // LATENCY_SAMPLE_EVERY since: none timed. A batch 1 ms later: its
+        // first input is.
+        const { assert!(LATENCY_SAMPLE_EVERY > 3 + 4) };
+        s.do_work(3);
+        assert_eq!(m.snapshot().latency.count(), 1);
+        s.do_work(1 + LATENCY_SAMPLE_INTERVAL_NS);
+        assert_eq!(m.snapshot().latency.count(), 2);
+
+        // A failed journal: the input and those after it are refused.
+        for n in 0..4 {
+            tx.send(order(40 + n, Side::Sell, 200), 0).unwrap();
+        }
+        s.log.fail_from = Some(1);
+        s.do_work(1 + LATENCY_SAMPLE_INTERVAL_NS);
+        let f = m.snapshot();
+        assert_eq!(f.refused_journal_failed, 4);
+        assert_eq!(
+            f.inputs[InputKind::NewOrder as usize].1,
+            2 + 8,
+            "refused inputs are not counted as sequenced"
+        );
     }
 
     #[test]
