@@ -134,6 +134,15 @@ fn probes_answer_without_a_token_and_actions_need_the_right_one() {
         (400, json!("invalid_body"))
     );
     assert_eq!(http(a, "GET", "/nowhere", Some(TOKEN), None).0, 404);
+    // An action is an input like any other: /metrics (no token) counts it.
+    act(a, "POST", "/instruments/UST-10Y/halt", None);
+    let (status, text) = http(a, "GET", "/metrics", None, None);
+    assert_eq!(status, 200);
+    assert!(
+        text.lines().any(|l| l == "venue_inputs_total{type=\"admin\"} 1"),
+        "{text}"
+    );
+    assert!(text.trim_end().ends_with("# EOF"), "OpenMetrics text");
     node.shutdown().expect("clean shutdown");
 
     // Without a configured token hash, actions are refused outright.
