@@ -14,7 +14,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use engine::{
     Collar, CreditLimit, Decimal, EngineConfig, InstrumentId, InstrumentSpec, OrdType, OrdTypeSet,
-    ParticipantId, ParticipantSpec, Phase, StpMode, TifSet, TimeInForce, VolatilityGuard,
+    ParticipantId, ParticipantSpec, Permissions, Phase, StpMode, TifSet, TimeInForce, TradingHours,
+    VolatilityGuard,
 };
 use gateway::fix::app::InstrumentInfo;
 use gateway::fix::config::{CancelOnDisconnect, RateLimit, SessionConfig, WeeklyReset};
@@ -341,6 +342,22 @@ pub struct InstrumentEntry {
     /// Volatility interruption.
     #[serde(default)]
     pub volatility: Option<VolatilityEntry>,
+    /// Trading hours, UTC.
+    #[serde(default)]
+    pub hours: Option<HoursEntry>,
+}
+
+/// `hours = { pre_open = "06:30", open = "07:00", close = "21:00" }`, UTC.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoursEntry {
+    /// Start of pre-open (optional).
+    #[serde(default)]
+    pub pre_open: Option<String>,
+    /// Start of continuous trading.
+    pub open: String,
+    /// End of trading.
+    pub close: String,
 }
 
 /// `volatility = { percent = "2", window_s = 60, pause_s = 300 }`
@@ -392,6 +409,9 @@ pub struct ParticipantEntry {
     /// its resting orders, as `max_notional` counts one order).
     #[serde(default)]
     pub credit_limits: BTreeMap<String, String>,
+    /// The instruments it may trade (symbols); absent: all.
+    #[serde(default)]
+    pub instruments: Option<Vec<String>>,
 }
 
 fn default_stp() -> String {
@@ -727,6 +747,31 @@ fn check(file: VenueFile) -> Result<VenueConfig> {
                 anyhow::anyhow!("{at}: phase {ph:?}: expected open, pre_open, halted or closed")
             })?;
         }
+        if let Some(h) = &i.hours {
+            let at_time = |t: &str, what: &str| {
+                parse_hh_mm(t).with_context(|| format!("{at}: hours {what} {t:?}"))
+            };
+            let hours = TradingHours {
+                pre_open_ns_of_day: h
+                    .pre_open
+                    .as_deref()
+                    .map(|t| at_time(t, "pre_open"))
+                    .transpose()?,
+                open_ns_of_day: at_time(&h.open, "open")?,
+                close_ns_of_day: at_time(&h.close, "close")?,
+            };
+            if hours.open_ns_of_day >= hours.close_ns_of_day
+                || hours
+                    .pre_open_ns_of_day
+                    .is_some_and(|p| p > hours.open_ns_of_day)
+            {
+                bail!(
+                    "{at}: hours must run pre_open <= open < close within one UTC day \
+                     (a session across midnight is not supported)"
+                );
+            }
+            spec.hours = Some(hours);
+        }
         if let Some(v) = &i.volatility {
             if v.window_s == 0 || v.pause_s == 0 {
                 bail!("{at}: volatility window_s and pause_s must be at least one second");
@@ -751,6 +796,7 @@ fn check(file: VenueFile) -> Result<VenueConfig> {
     let mut comp_ids: BTreeMap<String, String> = BTreeMap::new();
     let mut ws_participants = Vec::new();
     let mut credit_limits = Vec::new();
+    let mut permissions = Vec::new();
     for p in &file.participants {
         let at = format!("[[participant]] {} (id {})", p.name, p.id);
         if !pids.insert(p.id) {
@@ -770,6 +816,19 @@ fn check(file: VenueFile) -> Result<VenueConfig> {
             id: ParticipantId(p.id),
             stp,
         });
+        if let Some(symbols) = &p.instruments {
+            let mut ids = Vec::new();
+            for symbol in symbols {
+                let Some(spec) = instruments.iter().find(|i| &i.symbol == symbol) else {
+                    bail!("{at}: instruments names {symbol:?}, which is no [[instrument]] symbol");
+                };
+                ids.push(spec.id);
+            }
+            permissions.push(Permissions {
+                participant: ParticipantId(p.id),
+                instruments: ids,
+            });
+        }
         for (symbol, n) in &p.credit_limits {
             let Some(spec) = instruments.iter().find(|i| &i.symbol == symbol) else {
                 bail!("{at}: credit_limits names {symbol:?}, which is no [[instrument]] symbol");
@@ -854,6 +913,7 @@ fn check(file: VenueFile) -> Result<VenueConfig> {
         day_end_ns_of_day,
         orders_capacity: file.engine.orders_capacity,
         credit_limits,
+        permissions,
     };
     engine.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
     let w = &file.websocket;
@@ -1079,6 +1139,41 @@ mod tests {
     #[test]
     fn semantic_errors_say_what_to_change() {
         let cases = [
+            (
+                "phase = \"open\"",
+                "hours = { open = \"22:00\", close = \"07:00\" }",
+                "hours must run pre_open <= open < close",
+            ),
+            (
+                "phase = \"open\"",
+                "hours = { open = \"7am\", close = \"21:00\" }",
+                "hours open \"7am\"",
+            ),
+            (
+                "phase = \"open\"",
+                "phase = \"lunch\"",
+                "expected open, pre_open, halted or closed",
+            ),
+            (
+                "volatility = { percent = \"1\", window_s = 60, pause_s = 300 }",
+                "volatility = { percent = \"1\", window_s = 0, pause_s = 300 }",
+                "at least one second",
+            ),
+            (
+                "credit_limits = { \"UST-10Y\" = \"500000000\", \"EUR/USD\" = \"250000000\" }",
+                "credit_limits = { \"UST-10Y\" = \"0.001\" }",
+                "not a whole number of tick × lot",
+            ),
+            (
+                "credit_limits = { \"UST-10Y\" = \"500000000\", \"EUR/USD\" = \"250000000\" }",
+                "instruments = [\"UST-10Y\", \"GILT\"]",
+                "instruments names \"GILT\", which is no [[instrument]] symbol",
+            ),
+            (
+                "token_hash = \"$argon2id",
+                "token_hash = \"hunter2\" # \"$argon2id",
+                "[admin] token_hash is not an Argon2 hash",
+            ),
             (
                 "collar = { ticks = 64 }",
                 "collar = { ticks = 0 }",

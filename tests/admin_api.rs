@@ -139,7 +139,8 @@ fn probes_answer_without_a_token_and_actions_need_the_right_one() {
     let (status, text) = http(a, "GET", "/metrics", None, None);
     assert_eq!(status, 200);
     assert!(
-        text.lines().any(|l| l == "venue_inputs_total{type=\"admin\"} 1"),
+        text.lines()
+            .any(|l| l == "venue_inputs_total{type=\"admin\"} 1"),
         "{text}"
     );
     assert!(text.trim_end().ends_with("# EOF"), "OpenMetrics text");

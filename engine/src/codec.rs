@@ -738,6 +738,7 @@ pub(crate) fn encode_state(e: &Engine, out: &mut Vec<u8>) {
         }
         w.u8(inst.phase as u8);
         w.u64(inst.resume_at_ns);
+        w.u8(inst.scheduled.map_or(0, |p| p as u8));
         for q in [&inst.vol.lows, &inst.vol.highs] {
             w.u32(q.len() as u32);
             for &(t, p) in q {
@@ -913,6 +914,13 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
         };
         inst_state.phase = phase;
         inst_state.resume_at_ns = r.u64()?;
+        inst_state.scheduled = match r.u8()? {
+            0 => None,
+            v => match Phase::from_u8(v) {
+                Some(p) => Some(p),
+                None => return Err(bad(&r, "unknown scheduled phase")),
+            },
+        };
         for increasing in [true, false] {
             let n = r.count(16)?;
             let mut q = std::collections::VecDeque::with_capacity(n);

@@ -208,6 +208,50 @@ pub struct InstrumentSpec {
     pub phase: Phase,
     /// The volatility interruption; `None` for none.
     pub volatility: Option<VolatilityGuard>,
+    /// Trading hours; `None`: the phase changes only by operator action.
+    pub hours: Option<TradingHours>,
+}
+
+/// Trading hours, in nanoseconds after midnight UTC: closed before
+/// `pre_open` (or `open`, without one), pre-open until `open`, open until
+/// `close`, closed after. At each clock tick whose scheduled phase differs
+/// from the last tick's, the instrument takes the scheduled phase, unless it
+/// is halted (an operator's or a volatility halt outlasts the schedule).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TradingHours {
+    /// Start of pre-open, if there is one.
+    pub pre_open_ns_of_day: Option<u64>,
+    /// Start of continuous trading.
+    pub open_ns_of_day: u64,
+    /// End of trading.
+    pub close_ns_of_day: u64,
+}
+
+impl TradingHours {
+    /// The scheduled phase at time `t` (ns since the epoch).
+    #[must_use]
+    pub fn phase_at(&self, t: TimeNs) -> Phase {
+        let tod = t % DAY_NS;
+        if tod >= self.close_ns_of_day {
+            Phase::Closed
+        } else if tod >= self.open_ns_of_day {
+            Phase::Open
+        } else if self.pre_open_ns_of_day.is_some_and(|p| tod >= p) {
+            Phase::PreOpen
+        } else {
+            Phase::Closed
+        }
+    }
+}
+
+/// Which instruments a participant may trade (a participant without an
+/// entry may trade every instrument).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Permissions {
+    /// Whose.
+    pub participant: ParticipantId,
+    /// The instruments it may send orders for.
+    pub instruments: Vec<InstrumentId>,
 }
 
 /// A volatility interruption: an order that would trade at a price more
@@ -262,6 +306,7 @@ impl InstrumentSpec {
             time_in_force: TifSet::ALL,
             phase: Phase::Open,
             volatility: None,
+            hours: None,
         }
     }
 }
@@ -297,6 +342,8 @@ pub struct EngineConfig {
     pub orders_capacity: usize,
     /// Credit limits at start; the operator changes them during the day.
     pub credit_limits: Vec<CreditLimit>,
+    /// Participants restricted to some instruments.
+    pub permissions: Vec<Permissions>,
 }
 
 impl Default for EngineConfig {
@@ -307,6 +354,7 @@ impl Default for EngineConfig {
             day_end_ns_of_day: 22 * 3_600 * 1_000_000_000,
             orders_capacity: 1 << 16,
             credit_limits: Vec::new(),
+            permissions: Vec::new(),
         }
     }
 }
@@ -439,6 +487,15 @@ impl EngineConfig {
             }
             if inst.time_in_force == TifSet::of(&[]) {
                 return Err(problem("no time in force is allowed"));
+            }
+            if let Some(h) = inst.hours
+                && (h.close_ns_of_day > DAY_NS
+                    || h.open_ns_of_day >= h.close_ns_of_day
+                    || h.pre_open_ns_of_day.is_some_and(|p| p > h.open_ns_of_day))
+            {
+                return Err(problem(
+                    "trading hours must run pre-open <= open < close within one UTC day",
+                ));
             }
             if let Some(v) = inst.volatility {
                 if v.band_bp == 0 {

@@ -279,6 +279,31 @@ impl Engine {
         }
     }
 
+    /// Whether the participant may trade instrument `ii`.
+    #[inline]
+    pub(crate) fn permitted(&self, p: ParticipantId, ii: usize) -> bool {
+        self.credit_idx(p, ii).is_none_or(|i| self.permitted[i])
+    }
+
+    /// At a clock tick: instruments whose trading hours now give another
+    /// phase than at the last tick take it, unless halted.
+    pub(crate) fn run_schedule(&mut self, sink: &mut impl EventSink) {
+        for ii in 0..self.instruments.len() {
+            let inst = &mut self.instruments[ii];
+            let Some(hours) = inst.spec.hours else {
+                continue;
+            };
+            let target = hours.phase_at(self.now);
+            if inst.scheduled == Some(target) {
+                continue;
+            }
+            inst.scheduled = Some(target);
+            if inst.phase != Phase::Halted && inst.phase != target {
+                self.set_phase(sink, ii, target, StatusCause::Schedule);
+            }
+        }
+    }
+
     /// At a clock tick: instruments whose volatility pause is over resume.
     pub(crate) fn end_pauses(&mut self, sink: &mut impl EventSink) {
         for ii in 0..self.instruments.len() {

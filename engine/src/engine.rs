@@ -165,6 +165,8 @@ pub(crate) struct Instrument {
     pub(crate) resume_at_ns: TimeNs,
     /// Reference trades for the volatility band (empty without one).
     pub(crate) vol: VolWindow,
+    /// The phase the trading hours gave at the last clock tick.
+    pub(crate) scheduled: Option<Phase>,
 }
 
 impl Instrument {
@@ -178,6 +180,7 @@ impl Instrument {
             phase: spec.phase,
             resume_at_ns: 0,
             vol: VolWindow::default(),
+            scheduled: None,
             spec,
         }
     }
@@ -344,6 +347,8 @@ pub struct Engine {
     pub(crate) rates: Vec<Option<(u32, u32)>>,
     /// Credit, by dense participant index × instruments + instrument index.
     pub(crate) credit: Vec<Credit>,
+    /// Whether the participant may trade the instrument, indexed as `credit`.
+    pub(crate) permitted: Vec<bool>,
     pub(crate) store: OrderStore,
     pub(crate) cl_index: ClOrdIndex,
     /// Live Day and GTD orders by (expire time, OrderId) → slot.
@@ -402,6 +407,24 @@ impl Engine {
             }
         }
         let killed = vec![false; config.participants.len()];
+        let mut permitted = vec![true; config.participants.len() * n_inst];
+        for p in &config.permissions {
+            let Some(&a) = account_index.get(p.participant.0 as usize) else {
+                continue;
+            };
+            if a == u32::MAX {
+                continue;
+            }
+            let row = &mut permitted[a as usize * n_inst..(a as usize + 1) * n_inst];
+            row.fill(false);
+            for i in &p.instruments {
+                if let Some(&ii) = instrument_index.get(i.0 as usize)
+                    && ii != NIL
+                {
+                    row[ii as usize] = true;
+                }
+            }
+        }
         let cap = config.orders_capacity;
         Ok(Engine {
             config,
@@ -412,6 +435,7 @@ impl Engine {
             rates: vec![None; killed.len()],
             killed,
             credit,
+            permitted,
             store: OrderStore::with_capacity(cap.min(1 << 16), cap),
             cl_index: ClOrdIndex::with_capacity(cap.saturating_mul(CL_ORD_IDS_PER_ORDER)),
             expiries: BTreeMap::new(),
@@ -835,6 +859,9 @@ impl Engine {
         let Some(ii) = self.instrument_idx(o.instrument) else {
             return err(R::UnknownInstrument);
         };
+        if !self.permitted(o.participant, ii) {
+            return err(R::InstrumentNotPermitted);
+        }
         let inst = &self.instruments[ii];
         let spec = &inst.spec;
         if !spec.order_types.contains(o.ord_type) {
@@ -1818,6 +1845,7 @@ impl Engine {
     // ----- time --------------------------------------------------------------
 
     fn clock_tick(&mut self, sink: &mut impl EventSink) {
+        self.run_schedule(sink);
         self.end_pauses(sink);
         while let Some((&(t, _), &slot)) = self.expiries.first_key_value() {
             if t > self.now {

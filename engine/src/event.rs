@@ -186,6 +186,8 @@ pub enum StatusCause {
     VolatilityInterruption,
     /// The volatility pause ended.
     PauseEnded,
+    /// The trading hours' schedule.
+    Schedule,
 }
 
 /// An instrument's phase changed (public: FIX and WebSocket clients are told).

@@ -196,7 +196,7 @@ mod tests;
 pub use crate::codec::{DecodeError, SnapshotError, decode_input, encode_input};
 pub use crate::config::{
     Collar, ConfigError, CreditLimit, Decimal, EngineConfig, InstrumentSpec, OrdTypeSet,
-    ParticipantSpec, TifSet, VolatilityGuard,
+    ParticipantSpec, Permissions, TifSet, TradingHours, VolatilityGuard,
 };
 pub use crate::engine::Engine;
 pub use crate::event::{

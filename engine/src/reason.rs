@@ -79,11 +79,13 @@ pub enum RejectReason {
     /// An operator request named an unknown participant or instrument, or
     /// asked for something the venue cannot do.
     InvalidAdminRequest = 30,
+    /// The participant is not permitted to trade this instrument.
+    InstrumentNotPermitted = 31,
 }
 
 impl RejectReason {
     /// Every reason, in code order.
-    pub const ALL: [RejectReason; 30] = [
+    pub const ALL: [RejectReason; 31] = [
         RejectReason::UnknownInstrument,
         RejectReason::UnknownParticipant,
         RejectReason::UnknownOrder,
@@ -114,6 +116,7 @@ impl RejectReason {
         RejectReason::KillSwitchEngaged,
         RejectReason::CreditLimitExceeded,
         RejectReason::InvalidAdminRequest,
+        RejectReason::InstrumentNotPermitted,
     ];
 
     /// The stable numeric code.
@@ -168,6 +171,7 @@ impl RejectReason {
             RejectReason::KillSwitchEngaged => "kill switch engaged for this participant",
             RejectReason::CreditLimitExceeded => "credit limit (open notional) exceeded",
             RejectReason::InvalidAdminRequest => "invalid operator request",
+            RejectReason::InstrumentNotPermitted => "instrument not permitted for this participant",
         }
     }
 }

@@ -40,6 +40,7 @@ fn cfg() -> EngineConfig {
         day_end_ns_of_day: DAY_END,
         orders_capacity: 64,
         credit_limits: Vec::new(),
+        permissions: Vec::new(),
     }
 }
 

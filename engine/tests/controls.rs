@@ -2,6 +2,7 @@
 //! switch, operator mass cancels, credit limits and the volatility
 //! interruption, each with the events a client and the operator see.
 
+use engine::config::DAY_NS;
 use engine::*;
 
 const T0: u64 = 1_700_000_000_000_000_000;
@@ -402,4 +403,91 @@ fn admin_inputs_round_trip_through_the_codec() {
             assert!(decode_input(&bytes[..cut]).is_err(), "{a:?} cut at {cut}");
         }
     }
+}
+
+#[test]
+fn a_participant_trades_only_the_instruments_it_is_permitted() {
+    let mut config = config();
+    config.permissions = vec![Permissions {
+        participant: P2,
+        instruments: vec![InstrumentId(2)],
+    }];
+    let mut e = Engine::new(config).expect("valid config");
+    let order = |instrument| {
+        Input::NewOrder(NewOrder {
+            participant: P2,
+            instrument,
+            cl_ord_id: ClOrdId::new(format!("o{}", instrument.0).as_bytes()).expect("id"),
+            side: Side::Buy,
+            ord_type: OrdType::Limit,
+            tif: TimeInForce::Gtc,
+            price_ticks: Some(99),
+            stop_price_ticks: None,
+            qty_lots: 1,
+            display_qty_lots: 0,
+            min_qty_lots: 0,
+            post_only: false,
+            expire_time_ns: None,
+        })
+    };
+    let mut out = Vec::new();
+    e.apply(1, T0, &order(INST), &mut out);
+    assert_eq!(rejected(&out), Some(RejectReason::InstrumentNotPermitted));
+    out.clear();
+    e.apply(2, T0 + 1, &order(InstrumentId(2)), &mut out);
+    assert_eq!(rejected(&out), None);
+}
+
+#[test]
+fn trading_hours_move_the_phase_at_clock_ticks_but_never_lift_a_halt() {
+    const H: u64 = 3_600 * 1_000_000_000;
+    let day = T0 - T0 % DAY_NS + DAY_NS;
+    let mut config = config();
+    config.instruments[0].hours = Some(TradingHours {
+        pre_open_ns_of_day: Some(6 * H + H / 2),
+        open_ns_of_day: 7 * H,
+        close_ns_of_day: 21 * H,
+    });
+    let mut e = Engine::new(config).expect("valid config");
+    let mut seq = 0;
+    let tick = |e: &mut Engine, seq: &mut u64, at: u64| {
+        *seq += 1;
+        let mut out = Vec::new();
+        e.apply(*seq, day + at, &Input::ClockTick, &mut out);
+        out.iter()
+            .filter_map(|ev| match ev {
+                Event::InstrumentStatus(s) => Some((s.phase, s.cause)),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let sched = StatusCause::Schedule;
+    assert_eq!(
+        tick(&mut e, &mut seq, 3 * H),
+        [(Phase::Closed, sched)],
+        "night"
+    );
+    assert_eq!(tick(&mut e, &mut seq, 4 * H), [], "no change, no event");
+    assert_eq!(
+        tick(&mut e, &mut seq, 6 * H + H / 2),
+        [(Phase::PreOpen, sched)]
+    );
+    assert_eq!(tick(&mut e, &mut seq, 7 * H), [(Phase::Open, sched)]);
+    // An operator's halt outlasts the close and the next morning's open.
+    let mut out = Vec::new();
+    seq += 1;
+    e.apply(
+        seq,
+        day + 12 * H,
+        &Input::Admin(AdminAction::SetPhase {
+            instrument: INST,
+            phase: Phase::Halted,
+        }),
+        &mut out,
+    );
+    assert_eq!(tick(&mut e, &mut seq, 21 * H), []);
+    assert_eq!(e.phase(INST), Some((Phase::Halted, 0)));
+    // The snapshot keeps the last scheduled phase.
+    let restored = Engine::restore(e.config().clone(), &e.snapshot()).expect("restores");
+    assert_eq!(restored.state_hash(), e.state_hash());
 }

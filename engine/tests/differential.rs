@@ -146,6 +146,7 @@ impl Coverage {
             RejectReason::KillSwitchEngaged,
             RejectReason::CreditLimitExceeded,
             RejectReason::InvalidAdminRequest,
+            RejectReason::InstrumentNotPermitted,
         ];
         for r in RejectReason::ALL
             .into_iter()

@@ -1588,6 +1588,7 @@ pub(crate) fn config() -> EngineConfig {
         day_end_ns_of_day: 22 * 3_600 * 1_000_000_000,
         orders_capacity: 1 << 12,
         credit_limits: Vec::new(),
+        permissions: Vec::new(),
     }
 }
 

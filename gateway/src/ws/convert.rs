@@ -161,6 +161,7 @@ pub fn reject_code(r: RejectReason) -> &'static str {
         RejectReason::KillSwitchEngaged => "kill_switch_engaged",
         RejectReason::CreditLimitExceeded => "credit_limit_exceeded",
         RejectReason::InvalidAdminRequest => "invalid_admin_request",
+        RejectReason::InstrumentNotPermitted => "instrument_not_permitted",
     }
 }
 

@@ -699,6 +699,7 @@ impl Hub {
                     StatusCause::Operator => "operator",
                     StatusCause::VolatilityInterruption => "volatility_interruption",
                     StatusCause::PauseEnded => "pause_ended",
+                    StatusCause::Schedule => "schedule",
                 }
                 .to_owned(),
                 resume_at_ns: (s.resume_at_ns != 0).then_some(s.resume_at_ns),
