@@ -112,8 +112,12 @@ pub fn prune(dir: &Path, keep: usize) -> Result<usize> {
     Ok(removed)
 }
 
-/// Snapshot files in `dir`, newest first.
-fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
+/// Snapshot files in `dir` (by their names' sequence numbers), newest
+/// first; none when `dir` does not exist.
+///
+/// # Errors
+/// The directory exists but cannot be listed.
+pub fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     let mut found = Vec::new();
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
@@ -138,8 +142,40 @@ fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     Ok(found)
 }
 
-fn load_one(path: &Path, config: &EngineConfig) -> Result<LoadedSnapshot> {
+/// A snapshot file's header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SnapshotHeader {
+    /// The last input it includes.
+    pub seq: u64,
+    /// That input's time.
+    pub time_ns: u64,
+    /// The engine's state hash at that point.
+    pub state_hash: u64,
+}
+
+/// Reads a snapshot file's header, after checking the file's checksum,
+/// magic, version and length (not decoding the engine state).
+///
+/// # Errors
+/// The file cannot be read or is damaged.
+pub fn read_header(path: &Path) -> Result<SnapshotHeader> {
     let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let (seq, time_ns, state_hash, body) = check(path, &bytes)?;
+    if engine::codec::state_hash_of(body) != state_hash {
+        bail!(
+            "{} has a body whose state hash does not match its header",
+            path.display()
+        );
+    }
+    Ok(SnapshotHeader {
+        seq,
+        time_ns,
+        state_hash,
+    })
+}
+
+/// Checks a snapshot file's bytes; returns its header fields and body.
+fn check<'a>(path: &Path, bytes: &'a [u8]) -> Result<(u64, u64, u64, &'a [u8])> {
     if bytes.len() < HEADER_LEN + 4 {
         bail!("{} is truncated ({} bytes)", path.display(), bytes.len());
     }
@@ -166,7 +202,12 @@ fn load_one(path: &Path, config: &EngineConfig) -> Result<LoadedSnapshot> {
             path.display()
         );
     }
-    let body = &data[HEADER_LEN..];
+    Ok((seq, time_ns, hash, &data[HEADER_LEN..]))
+}
+
+fn load_one(path: &Path, config: &EngineConfig) -> Result<LoadedSnapshot> {
+    let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let (seq, time_ns, hash, body) = check(path, &bytes)?;
     // The state hash is xxh3 of the canonical encoding, which the body is:
     // checking it here avoids encoding the restored engine again.
     if engine::codec::state_hash_of(body) != hash {
