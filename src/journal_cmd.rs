@@ -604,7 +604,18 @@ fn dump(a: &DumpArgs) -> Result<()> {
         types: a.types.clone(),
     };
     let bounds = Bounds::of(&paths.journal)?;
-    let from_seq = a.from_seq.unwrap_or(bounds.first_seq).max(bounds.first_seq);
+    let mut from_seq = a.from_seq.unwrap_or(bounds.first_seq).max(bounds.first_seq);
+    if a.from_seq.is_none()
+        && let Some(t) = a.from_time
+    {
+        // The sequencer's stamps never go backwards, so the first input at
+        // or after the time is where the output starts.
+        let mut frames = Frames::open(&paths.journal)?;
+        frames.seek_time(t)?;
+        if let Some(f) = frames.next_frame()? {
+            from_seq = f.seq;
+        }
+    }
     let to_seq = a.to_seq.unwrap_or(u64::MAX);
     let mut out = stdout();
     let mut printed = 0u64;
@@ -636,8 +647,7 @@ fn dump(a: &DumpArgs) -> Result<()> {
             }
             writeln!(out, "{value}")?;
         } else {
-            writeln!(
-                out,
+            let line = format!(
                 "{:>10}  {:<27}  {:<11}  {:<14}  {:<10}  {:<4}  {:>10}  {:>12}  {:<14}  {:<16}  {}",
                 row.seq,
                 row.time,
@@ -650,7 +660,8 @@ fn dump(a: &DumpArgs) -> Result<()> {
                 row.cl_ord_id.as_deref().unwrap_or("-"),
                 row.target.as_deref().unwrap_or("-"),
                 row.detail
-            )?;
+            );
+            writeln!(out, "{}", line.trim_end())?;
             if a.events
                 && let Some(es) = events
             {
@@ -667,7 +678,12 @@ fn dump(a: &DumpArgs) -> Result<()> {
             let mut replay = Replay::start(&paths, &config.engine, from_seq - 1, true)?;
             replay.collect_events = true;
             let mut progress = Progress::new("dump", replay.seq, bounds.last_seq.min(to_seq));
-            replay.run_until(to_seq, &mut progress, |step, _| {
+            let to_time_ns = a.to_time.unwrap_or(u64::MAX);
+            let result = replay.run_until(to_seq, &mut progress, |step, _| {
+                if step.time_ns > to_time_ns {
+                    // Stamps never go backwards: nothing later can match.
+                    return Err(anyhow::Error::new(PastTheEnd));
+                }
                 if step.seq >= from_seq
                     && filter.passes(step.time_ns, step.input, Some(step.events))
                 {
@@ -675,8 +691,14 @@ fn dump(a: &DumpArgs) -> Result<()> {
                     print(&row, Some(step.events), &mut out)?;
                 }
                 Ok(())
-            })?;
+            });
             progress.finish();
+            match result {
+                Err(e) if e.is::<PastTheEnd>() => {}
+                r => {
+                    r?;
+                }
+            }
             Ok(replay.torn_tail().map(str::to_owned))
         })()
     } else {
@@ -719,6 +741,18 @@ fn dump(a: &DumpArgs) -> Result<()> {
     }
     Ok(())
 }
+
+/// Ends a replay early: the output's time range is behind it.
+#[derive(Debug)]
+struct PastTheEnd;
+
+impl std::fmt::Display for PastTheEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("past the end of the time range")
+    }
+}
+
+impl std::error::Error for PastTheEnd {}
 
 /// Replays to `seq` (from the newest snapshot at or before it).
 fn replay_to(paths: &JournalPaths, config: &VenueConfig, seq: u64, what: &str) -> Result<Replay> {
@@ -1145,14 +1179,14 @@ fn print_totals(out: &mut String, r: &JournalReport) {
             out,
             "first        seq {} at {} ({} ns)",
             r.first_seq,
-            utc(r.first_time_ns),
+            utc_us(r.first_time_ns),
             r.first_time_ns
         );
         outln!(
             out,
             "last         seq {} at {} ({} ns)",
             r.last_seq,
-            utc(r.last_time_ns),
+            utc_us(r.last_time_ns),
             r.last_time_ns
         );
     }
@@ -1182,47 +1216,5 @@ fn dump_raw(dir: &Path, range: DumpRange) -> Result<()> {
     match out.flush() {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => r.context("cannot write to standard output"),
-    }
-}
-
-/// `2026-11-24T00:10:43.123456789Z` from ns since the Unix epoch (UTC,
-/// proleptic Gregorian; Howard Hinnant's days-to-civil algorithm).
-fn utc(time_ns: u64) -> String {
-    let secs = time_ns / 1_000_000_000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        time_ns % 1_000_000_000
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::utc;
-
-    #[test]
-    fn utc_formats_known_instants() {
-        assert_eq!(utc(0), "1970-01-01T00:00:00.000000000Z");
-        assert_eq!(
-            utc(951_782_400_000_000_001),
-            "2000-02-29T00:00:00.000000001Z"
-        );
-        assert_eq!(
-            utc(1_700_000_000_123_000_000),
-            "2023-11-14T22:13:20.123000000Z"
-        );
     }
 }

@@ -253,6 +253,28 @@ pub fn load_newest(
     Ok((None, warnings))
 }
 
+/// Loads the newest good snapshot in `dir` at or before `max_seq`, passing
+/// over later ones without a word (the journal tools, which start from the
+/// snapshot nearest before the point they want). Damaged snapshots are
+/// skipped with a warning.
+///
+/// # Errors
+/// Only when the directory cannot be listed; bad files are warnings.
+pub fn load_at_or_before(
+    dir: &Path,
+    config: &EngineConfig,
+    max_seq: u64,
+) -> Result<(Option<LoadedSnapshot>, Vec<String>)> {
+    let mut warnings = Vec::new();
+    for (_, path) in list(dir)?.into_iter().filter(|(seq, _)| *seq <= max_seq) {
+        match load_one(&path, config) {
+            Ok(s) => return Ok((Some(s), warnings)),
+            Err(e) => warnings.push(format!("skipping damaged snapshot: {e:#}")),
+        }
+    }
+    Ok((None, warnings))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -102,7 +102,7 @@ impl Replay {
     ) -> Result<Replay> {
         let mut frames = Frames::open(&paths.journal)?;
         let (snapshot, warnings) = match (&paths.snapshots, use_snapshots) {
-            (Some(dir), true) => crate::snapshot::load_newest(dir, config, max_seq)?,
+            (Some(dir), true) => crate::snapshot::load_at_or_before(dir, config, max_seq)?,
             _ => (None, Vec::new()),
         };
         let (engine, seq, time_ns, from_snapshot) = match snapshot {
