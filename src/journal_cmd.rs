@@ -350,13 +350,11 @@ fn verify(dir: &Path, config: &ConfigArg, frames_only: bool) -> Result<()> {
             p.kind
         ),
     }
-    let secs = report.elapsed.as_secs_f64();
     outln!(
         out,
-        "replay       {} inputs from an empty state in {:.2} s ({:.2} M inputs/s); {} checkpoints verified",
+        "replay       {} inputs from an empty state in {}; {} checkpoints verified",
         report.replayed,
-        secs,
-        report.replayed as f64 / secs.max(1e-9) / 1e6,
+        rate(report.replayed, report.elapsed),
         report.checkpoints
     );
     if report.last_seq > 0 {
@@ -742,6 +740,15 @@ fn dump(a: &DumpArgs) -> Result<()> {
     Ok(())
 }
 
+/// `1.23 s (4.56 M inputs/s)`; the rate only where it means something.
+fn rate(inputs: u64, elapsed: std::time::Duration) -> String {
+    let secs = elapsed.as_secs_f64();
+    if inputs < 100_000 || secs <= 0.0 {
+        return format!("{secs:.2} s");
+    }
+    format!("{secs:.2} s ({:.2} M inputs/s)", inputs as f64 / secs / 1e6)
+}
+
 /// Ends a replay early: the output's time range is behind it.
 #[derive(Debug)]
 struct PastTheEnd;
@@ -1003,12 +1010,11 @@ fn replay(
         replay.engine.state_hash(),
         replay.engine.live_order_count()
     );
-    let secs = elapsed.as_secs_f64();
     outln!(
         out,
-        "{} in {secs:.2} s ({:.2} M inputs/s); {} checkpoints verified",
+        "{} in {}; {} checkpoints verified",
         started_from(&replay),
-        replay.applied as f64 / secs.max(1e-9) / 1e6,
+        rate(replay.applied, elapsed),
         replay.checkpoints
     );
     for spec in &config.engine.instruments {

@@ -963,26 +963,34 @@ fn big_journal() {
     let started = std::time::Instant::now();
     let mut i = 0u64;
     let mut next_snapshot = 1_000_000;
+    // Each order's owner, so that a cancel comes from the order's owner
+    // (a stranger's cancel is only a reject, and the book would grow
+    // without bound).
+    let mut owners: Vec<u8> = Vec::new();
     while seq.log().journal().last_seq() < n {
         for _ in 0..256 {
-            let participant = rng.random_range(1..=4);
-            let input = if i > 100 && rng.random_bool(0.4) {
-                let back = rng.random_range(1..=i.min(50_000));
-                cancel(participant, &format!("c{i}"), &format!("o{}", i - back))
+            let input = if owners.len() > 100 && rng.random_bool(0.4) {
+                let back = rng.random_range(1..=owners.len().min(2_000));
+                let target = owners.len() - back;
+                let participant = u32::from(owners[target]);
+                cancel(participant, &format!("c{i}"), &format!("o{target}"))
             } else {
+                let participant = rng.random_range(1..=4u8);
                 let side = if rng.random_bool(0.5) {
                     Side::Buy
                 } else {
                     Side::Sell
                 };
                 let price = rng.random_range(12_770..=12_830);
-                limit(
-                    participant,
-                    &format!("o{i}"),
+                let order = limit(
+                    u32::from(participant),
+                    &format!("o{}", owners.len()),
                     side,
                     price,
                     rng.random_range(1..=20),
-                )
+                );
+                owners.push(participant);
+                order
             };
             sender.send(input, 1000).expect("room");
             i += 1;
