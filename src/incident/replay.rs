@@ -318,6 +318,18 @@ pub fn verify(paths: &JournalPaths, config: &EngineConfig) -> Result<VerifyRepor
     let mut replay = Replay::start(paths, config, 0, false)?;
     let mut progress = Progress::new("verify", frames.first_seq, frames.last_seq);
     let mut next = 0;
+    // A snapshot of the empty state (a venue stopped before any input).
+    while let Some((seq, path, hash)) = wanted.get(next) {
+        if *seq > replay.seq {
+            break;
+        }
+        snapshots.push(SnapshotCheck {
+            path: path.clone(),
+            seq: *seq,
+            matches: Ok(replay.engine.state_hash() == *hash),
+        });
+        next += 1;
+    }
     let result = replay.run_until(u64::MAX, &mut progress, |step, engine| {
         while let Some((seq, path, hash)) = wanted.get(next) {
             if *seq > step.seq {
