@@ -13,6 +13,8 @@
 //!   the re-derivation of undelivered execution reports after a crash.
 //! - [`admin`]: the operator's HTTP API (actions as journaled inputs,
 //!   health, readiness, metrics).
+//! - [`incident`]: the journal tools behind `venue journal ...`: replay to
+//!   any point, books, an order's life, decoded inputs, order records.
 //! - [`node`]: a whole running venue, started from a checked configuration.
 //! - [`ws_gateway`]: which outputs go to the FIX and the WebSocket
 //!   gateways, and the books the WebSocket gateway starts from.
@@ -26,6 +28,7 @@ pub mod config;
 pub mod data_lock;
 pub mod demo;
 pub mod fix_gateway;
+pub mod incident;
 pub mod logging;
 pub mod metrics;
 pub mod node;

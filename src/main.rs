@@ -69,7 +69,9 @@ enum Command {
         /// Where to write the private key (hex).
         file: std::path::PathBuf,
     },
-    /// Inspect and check a journal directory.
+    /// Investigate a journal: verify it, decode inputs, show the book at
+    /// any moment and an order's whole life, replay to a point, export order
+    /// records.
     #[command(subcommand)]
     Journal(journal_cmd::JournalCommand),
     /// A trading terminal: log on over FIX as a participant and type orders

@@ -112,8 +112,12 @@ pub fn prune(dir: &Path, keep: usize) -> Result<usize> {
     Ok(removed)
 }
 
-/// Snapshot files in `dir`, newest first.
-fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
+/// Snapshot files in `dir` (by their names' sequence numbers), newest
+/// first; none when `dir` does not exist.
+///
+/// # Errors
+/// The directory exists but cannot be listed.
+pub fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     let mut found = Vec::new();
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
@@ -138,8 +142,40 @@ fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     Ok(found)
 }
 
-fn load_one(path: &Path, config: &EngineConfig) -> Result<LoadedSnapshot> {
+/// A snapshot file's header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SnapshotHeader {
+    /// The last input it includes.
+    pub seq: u64,
+    /// That input's time.
+    pub time_ns: u64,
+    /// The engine's state hash at that point.
+    pub state_hash: u64,
+}
+
+/// Reads a snapshot file's header, after checking the file's checksum,
+/// magic, version and length (not decoding the engine state).
+///
+/// # Errors
+/// The file cannot be read or is damaged.
+pub fn read_header(path: &Path) -> Result<SnapshotHeader> {
     let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let (seq, time_ns, state_hash, body) = check(path, &bytes)?;
+    if engine::codec::state_hash_of(body) != state_hash {
+        bail!(
+            "{} has a body whose state hash does not match its header",
+            path.display()
+        );
+    }
+    Ok(SnapshotHeader {
+        seq,
+        time_ns,
+        state_hash,
+    })
+}
+
+/// Checks a snapshot file's bytes; returns its header fields and body.
+fn check<'a>(path: &Path, bytes: &'a [u8]) -> Result<(u64, u64, u64, &'a [u8])> {
     if bytes.len() < HEADER_LEN + 4 {
         bail!("{} is truncated ({} bytes)", path.display(), bytes.len());
     }
@@ -166,7 +202,12 @@ fn load_one(path: &Path, config: &EngineConfig) -> Result<LoadedSnapshot> {
             path.display()
         );
     }
-    let body = &data[HEADER_LEN..];
+    Ok((seq, time_ns, hash, &data[HEADER_LEN..]))
+}
+
+fn load_one(path: &Path, config: &EngineConfig) -> Result<LoadedSnapshot> {
+    let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let (seq, time_ns, hash, body) = check(path, &bytes)?;
     // The state hash is xxh3 of the canonical encoding, which the body is:
     // checking it here avoids encoding the restored engine again.
     if engine::codec::state_hash_of(body) != hash {
@@ -204,6 +245,28 @@ pub fn load_newest(
             ));
             continue;
         }
+        match load_one(&path, config) {
+            Ok(s) => return Ok((Some(s), warnings)),
+            Err(e) => warnings.push(format!("skipping damaged snapshot: {e:#}")),
+        }
+    }
+    Ok((None, warnings))
+}
+
+/// Loads the newest good snapshot in `dir` at or before `max_seq`, passing
+/// over later ones without a word (the journal tools, which start from the
+/// snapshot nearest before the point they want). Damaged snapshots are
+/// skipped with a warning.
+///
+/// # Errors
+/// Only when the directory cannot be listed; bad files are warnings.
+pub fn load_at_or_before(
+    dir: &Path,
+    config: &EngineConfig,
+    max_seq: u64,
+) -> Result<(Option<LoadedSnapshot>, Vec<String>)> {
+    let mut warnings = Vec::new();
+    for (_, path) in list(dir)?.into_iter().filter(|(seq, _)| *seq <= max_seq) {
         match load_one(&path, config) {
             Ok(s) => return Ok((Some(s), warnings)),
             Err(e) => warnings.push(format!("skipping damaged snapshot: {e:#}")),
