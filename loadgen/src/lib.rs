@@ -1,5 +1,15 @@
-//! The bundled load generator.
+//! `loadgen`: certifies a venue's capacity with open-loop load.
 //!
-//! Empty until the loadgen issue lands; the crate exists so the workspace has
-//! its final shape from the first commit.
+//! A scenario ([`scenario`]) says who connects, how fast and what they send;
+//! the generator ([`generator`]) turns it into a deterministic schedule of
+//! requests; a transport sends them (FIX over TCP, [`fix`], or the matching
+//! loop in this process, [`inproc`]) while the runner ([`run`]) measures
+//! every answer from its intended send time; the report ([`report`],
+//! [`chart`]) prints, saves and plots the [`record::Results`]; `--verify`
+//! ([`verify`]) reconciles what loadgen saw against the venue's journal.
 #![forbid(unsafe_code)]
+
+pub mod chart;
+pub mod record;
+pub mod report;
+pub mod verify;
