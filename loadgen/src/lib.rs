@@ -10,6 +10,13 @@
 #![forbid(unsafe_code)]
 
 pub mod chart;
+pub mod fix;
+pub mod generator;
+pub mod inproc;
 pub mod record;
 pub mod report;
+pub mod run;
+pub mod scenario;
+pub mod sink;
+pub mod state;
 pub mod verify;

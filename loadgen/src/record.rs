@@ -33,7 +33,9 @@ pub enum Metric {
     /// cancelled at once, or rejected).
     OrderAck,
     /// A new order that was meant to take liquidity (market, IOC, FOK or a
-    /// marketable limit) to its first fill.
+    /// marketable limit) to its first fill, when it filled on arrival (a
+    /// marketable order that found nothing to take and rested is not
+    /// counted: its fill waits for someone else).
     FirstFill,
     /// A cancel request to its confirmation (Canceled) or its CancelReject.
     CancelAck,
