@@ -31,6 +31,8 @@ use crate::state::{Body, Request, State};
 
 const BEGIN_STRING: &[u8] = b"FIX.4.4";
 const MESSAGE_LEN_MAX: usize = 1 << 20;
+/// How long a write may wait for the venue to read.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// HeartBtInt(108) loadgen asks for.
 const HEARTBEAT_S: u64 = 30;
 
@@ -257,6 +259,9 @@ impl FixTransport {
                 )
             })?;
             stream.set_nodelay(true)?;
+            // A venue that stops reading must not hang loadgen: a write
+            // that cannot finish in this time breaks the session instead.
+            stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
             let mut read_half = stream.try_clone()?;
             let mut out = Out {
                 stream,

@@ -408,7 +408,8 @@ fn send_all(
                         fatal: true,
                     });
                 }
-                if let Some(i) = (0..lock(state).sessions().len()).find(|i| f.is_closed(*i)) {
+                let sessions = lock(state).sessions().len();
+                if let Some(i) = (0..sessions).find(|i| f.is_closed(*i)) {
                     let name = lock(state).sessions()[i].name.clone();
                     return Some(Stop {
                         text: format!(
