@@ -9,13 +9,13 @@ use loadgen::scenario::Scenario;
 use venue::config::VenueConfig;
 
 /// `examples/venue.toml`.
-pub fn example_path() -> PathBuf {
+pub(crate) fn example_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/venue.toml")
 }
 
 /// The example venue with every listener on a free port, the journal in
 /// `process` durability and no periodic snapshots.
-pub fn example_config() -> VenueConfig {
+pub(crate) fn example_config() -> VenueConfig {
     let mut config = venue::config::load(&example_path()).expect("the example configuration loads");
     config.fix_listen = "127.0.0.1:0".parse().expect("addr");
     config.ws.listen = "127.0.0.1:0".parse().expect("addr");
@@ -27,7 +27,7 @@ pub fn example_config() -> VenueConfig {
 
 /// A scenario against the example venue: `body` is everything after
 /// `venue_config` (its `[load]`, `[mix]`, sessions and instruments).
-pub fn scenario(body: &str) -> Scenario {
+pub(crate) fn scenario(body: &str) -> Scenario {
     let text = format!(
         "venue_config = {:?}\n{body}",
         example_path().to_string_lossy()
