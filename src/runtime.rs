@@ -352,23 +352,119 @@ pub struct SnapshotPolicy {
     pub every_inputs: u64,
 }
 
+/// The thread that encodes and writes periodic snapshots, so that the
+/// matching thread only copies the engine (`Engine: Clone`, mostly memory
+/// copies of its slabs and queues: the part that needs the engine to stand
+/// still) and never encodes or waits for the disk. At most one snapshot waits while another
+/// is written; beyond that a snapshot due is skipped (with a warning).
+/// Dropping it waits for the snapshots handed to it.
+#[derive(Debug)]
+struct SnapshotWriter {
+    tx: Option<std::sync::mpsc::SyncSender<(u64, u64, Box<Engine>)>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SnapshotWriter {
+    fn start(dir: PathBuf) -> SnapshotWriter {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(u64, u64, Box<Engine>)>(1);
+        let thread = std::thread::Builder::new()
+            .name("venue-snapshot".to_owned())
+            .spawn(move || {
+                for (seq, time_ns, engine) in rx {
+                    let started = Instant::now();
+                    let bytes = crate::snapshot::encode(&engine, seq, time_ns);
+                    drop(engine);
+                    let written =
+                        crate::snapshot::write_encoded(&dir, seq, &bytes).and_then(|path| {
+                            crate::snapshot::prune(&dir, SNAPSHOTS_KEPT).map(|_| path)
+                        });
+                    match written {
+                        Ok(path) => info!(
+                            seq,
+                            path = %path.display(),
+                            bytes = bytes.len(),
+                            encode_and_write_ms = started.elapsed().as_millis() as u64,
+                            "snapshot written"
+                        ),
+                        Err(e) => warn!(seq, error = %format_args!("{e:#}"), "snapshot failed"),
+                    }
+                }
+            });
+        match thread {
+            Ok(thread) => SnapshotWriter {
+                tx: Some(tx),
+                thread: Some(thread),
+            },
+            Err(e) => {
+                warn!(error = %e, "cannot start the snapshot thread; periodic snapshots are off");
+                SnapshotWriter {
+                    tx: None,
+                    thread: None,
+                }
+            }
+        }
+    }
+
+    /// Hands a copy of the engine after input `seq` to the writer; false
+    /// if two are already with it.
+    fn offer(&self, seq: u64, time_ns: u64, engine: Box<Engine>) -> bool {
+        self.tx
+            .as_ref()
+            .is_some_and(|tx| tx.try_send((seq, time_ns, engine)).is_ok())
+    }
+
+    /// Whether the writer thread runs.
+    fn running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+}
+
+impl Drop for SnapshotWriter {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(t) = self.thread.take()
+            && t.join().is_err()
+        {
+            error!("the snapshot thread panicked");
+        }
+    }
+}
+
 impl SnapshotPolicy {
-    /// A maintenance step for [`spawn`]: snapshots every `every_inputs`.
-    /// A failed snapshot is logged and the loop goes on (the journal is the
-    /// source of truth; a snapshot only shortens restarts). It runs on the
-    /// matching thread; its log events are formatted there and written by
-    /// the log's own thread (see [`crate::logging`]).
+    /// A maintenance step for [`spawn`]: snapshots every `every_inputs`
+    /// (and when the operator asks). The matching thread copies the engine;
+    /// a thread of its own encodes it and writes, syncs and renames the
+    /// file, so the loop never waits for the encoding or the disk. The journal is not synced
+    /// first: a snapshot that turns out ahead of the journal after a power
+    /// cut is skipped by recovery, which uses an older one or replays (the
+    /// journal is the source of truth; a snapshot only shortens restarts).
+    /// A failed snapshot is logged and the loop goes on. Log events are
+    /// formatted where they happen and written by the log's own thread
+    /// (see [`crate::logging`]).
     pub fn maintenance(self) -> impl FnMut(&mut Sequencer<JournalLog>) + Send + 'static {
         let mut last = None;
+        let writer = SnapshotWriter::start(self.dir.clone());
+        let mut skipped_at = None;
         move |seq: &mut Sequencer<JournalLog>| {
             let now = seq.log().journal().last_seq();
             let base = *last.get_or_insert(now);
             let asked = seq.take_snapshot_request();
             if asked || (self.every_inputs > 0 && now >= base + self.every_inputs) {
                 last = Some(now);
-                match take_snapshot(seq, &self.dir) {
-                    Ok(path) => info!(seq = now, path = %path.display(), "snapshot written"),
-                    Err(e) => warn!(seq = now, error = %format_args!("{e:#}"), "snapshot failed"),
+                if !writer.running() {
+                    return;
+                }
+                let started = Instant::now();
+                let copy = Box::new(seq.engine().clone());
+                let copy_us = started.elapsed().as_micros() as u64;
+                if writer.offer(now, seq.last_time_ns(), copy) {
+                    info!(seq = now, copy_us, "snapshot taken; writing it");
+                } else if skipped_at != Some(now) {
+                    skipped_at = Some(now);
+                    warn!(
+                        seq = now,
+                        "snapshot skipped: the previous two are still being written"
+                    );
                 }
             }
         }

@@ -61,8 +61,14 @@ fn file_name(seq: u64) -> String {
 /// # Errors
 /// The directory or file cannot be written or synced.
 pub fn write(dir: &Path, engine: &Engine, seq: u64, time_ns: u64) -> Result<PathBuf> {
-    fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create snapshot directory {}", dir.display()))?;
+    write_encoded(dir, seq, &encode(engine, seq, time_ns))
+}
+
+/// A snapshot file's bytes: the header, the engine's state, the CRC. The
+/// part of taking a snapshot that needs the engine (and so runs on the
+/// matching thread); [`write_encoded`] is the part that needs the disk.
+#[must_use]
+pub fn encode(engine: &Engine, seq: u64, time_ns: u64) -> Vec<u8> {
     let body = engine.snapshot();
     let mut bytes = Vec::with_capacity(HEADER_LEN + body.len() + 4);
     bytes.extend_from_slice(&MAGIC);
@@ -74,11 +80,22 @@ pub fn write(dir: &Path, engine: &Engine, seq: u64, time_ns: u64) -> Result<Path
     bytes.extend_from_slice(&body);
     let crc = crc32c::crc32c(&bytes);
     bytes.extend_from_slice(&crc.to_le_bytes());
+    bytes
+}
 
+/// Writes [`encode`]'s bytes for input `seq` into `dir` atomically: a
+/// temporary file, synced, renamed, and the directory synced. Returns the
+/// path.
+///
+/// # Errors
+/// The directory or file cannot be written or synced.
+pub fn write_encoded(dir: &Path, seq: u64, bytes: &[u8]) -> Result<PathBuf> {
+    fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create snapshot directory {}", dir.display()))?;
     let path = dir.join(file_name(seq));
     let tmp = path.with_extension("tmp");
     let mut f = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    f.write_all(&bytes)
+    f.write_all(bytes)
         .and_then(|()| f.sync_all())
         .with_context(|| format!("cannot write {}", tmp.display()))?;
     fs::rename(&tmp, &path).with_context(|| format!("cannot rename {}", tmp.display()))?;

@@ -329,7 +329,7 @@ struct MatchEnd {
 const CL_ORD_IDS_PER_ORDER: usize = 2;
 
 /// The matching engine. See the crate docs for its rules.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Engine {
     pub(crate) config: EngineConfig,
     pub(crate) instruments: Vec<Instrument>,

@@ -526,6 +526,21 @@ fn mass_cancel_by_instrument_and_side() {
 }
 
 #[test]
+fn a_copy_is_a_snapshot_of_the_moment_it_was_taken() {
+    // The venue's periodic snapshots copy the engine on the matching thread
+    // and encode the copy elsewhere, while the original goes on.
+    let mut v = Venue::new();
+    v.apply(limit(1, "S", Side::Sell, 100, 25));
+    v.apply(limit(2, "B", Side::Buy, 100, 12));
+    let copy = v.e.clone();
+    let snap = v.e.snapshot();
+    assert_eq!(copy.snapshot(), snap);
+    v.apply(limit(2, "B2", Side::Buy, 100, 13));
+    assert_ne!(v.e.snapshot(), snap, "the original moved on");
+    assert_eq!(copy.snapshot(), snap, "the copy did not");
+}
+
+#[test]
 fn snapshot_round_trips_and_bad_bytes_are_errors() {
     let mut v = Venue::new();
     let mut ice = order(1, 1, "ICE", Side::Sell, 100, 25);
