@@ -355,25 +355,32 @@ pub struct SnapshotPolicy {
 /// The thread that encodes and writes periodic snapshots, so that the
 /// matching thread only copies the engine (`Engine: Clone`, mostly memory
 /// copies of its slabs and queues: the part that needs the engine to stand
-/// still) and never encodes or waits for the disk. At most one snapshot waits while another
+/// still) and never encodes or waits for the disk. The copy's memory is
+/// kept and refreshed in place for the next snapshot (one more engine's
+/// worth of memory, resident), so later pauses fault in no new pages. At most one snapshot waits while another
 /// is written; beyond that a snapshot due is skipped (with a warning).
 /// Dropping it waits for the snapshots handed to it.
 #[derive(Debug)]
 struct SnapshotWriter {
     tx: Option<std::sync::mpsc::SyncSender<(u64, u64, Box<Engine>)>>,
+    /// Copies the writer is done with, handed back to be refreshed in place
+    /// (`clone_from`) for the next snapshot instead of allocated afresh.
+    spares: std::sync::mpsc::Receiver<Box<Engine>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl SnapshotWriter {
     fn start(dir: PathBuf) -> SnapshotWriter {
         let (tx, rx) = std::sync::mpsc::sync_channel::<(u64, u64, Box<Engine>)>(1);
+        let (spare_tx, spares) = std::sync::mpsc::sync_channel::<Box<Engine>>(2);
         let thread = std::thread::Builder::new()
             .name("venue-snapshot".to_owned())
             .spawn(move || {
                 for (seq, time_ns, engine) in rx {
                     let started = Instant::now();
                     let bytes = crate::snapshot::encode(&engine, seq, time_ns);
-                    drop(engine);
+                    // Keep the copy's memory for the next snapshot.
+                    let _ = spare_tx.try_send(engine);
                     let written =
                         crate::snapshot::write_encoded(&dir, seq, &bytes).and_then(|path| {
                             crate::snapshot::prune(&dir, SNAPSHOTS_KEPT).map(|_| path)
@@ -393,12 +400,14 @@ impl SnapshotWriter {
         match thread {
             Ok(thread) => SnapshotWriter {
                 tx: Some(tx),
+                spares,
                 thread: Some(thread),
             },
             Err(e) => {
                 warn!(error = %e, "cannot start the snapshot thread; periodic snapshots are off");
                 SnapshotWriter {
                     tx: None,
+                    spares,
                     thread: None,
                 }
             }
@@ -416,6 +425,18 @@ impl SnapshotWriter {
     /// Whether the writer thread runs.
     fn running(&self) -> bool {
         self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    /// A copy of `engine`: an earlier copy refreshed in place when the
+    /// writer has handed one back, else a new one.
+    fn copy(&self, engine: &Engine) -> Box<Engine> {
+        match self.spares.try_recv() {
+            Ok(mut spare) => {
+                Engine::clone_from(&mut spare, engine);
+                spare
+            }
+            Err(_) => Box::new(engine.clone()),
+        }
     }
 }
 
@@ -455,7 +476,7 @@ impl SnapshotPolicy {
                     return;
                 }
                 let started = Instant::now();
-                let copy = Box::new(seq.engine().clone());
+                let copy = writer.copy(seq.engine());
                 let copy_us = started.elapsed().as_micros() as u64;
                 if writer.offer(now, seq.last_time_ns(), copy) {
                     info!(seq = now, copy_us, "snapshot taken; writing it");

@@ -26,7 +26,7 @@ const CHUNK_LEN: usize = 1 << CHUNK_SHIFT;
 const CHUNK_MASK: usize = CHUNK_LEN - 1;
 
 /// A deque that only grows at the back and only shrinks at the front.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct Chunked<T> {
     /// Every chunk but the last is full (`CHUNK_LEN` elements); the first
     /// `head` elements of the first chunk have been popped.
@@ -35,6 +35,31 @@ pub(crate) struct Chunked<T> {
     len: usize,
     /// An empty chunk kept for reuse (capacity 0 when there is none).
     spare: Vec<T>,
+}
+
+impl<T: Clone> Clone for Chunked<T> {
+    fn clone(&self) -> Self {
+        Chunked {
+            chunks: self.chunks.clone(),
+            head: self.head,
+            len: self.len,
+            spare: Vec::new(),
+        }
+    }
+
+    /// Reuses this deque's chunks (the snapshot copy is refreshed in place,
+    /// without faulting in new memory).
+    fn clone_from(&mut self, source: &Self) {
+        let Chunked {
+            chunks,
+            head,
+            len,
+            spare: _,
+        } = source;
+        self.chunks.clone_from(chunks);
+        self.head = *head;
+        self.len = *len;
+    }
 }
 
 impl<T> Default for Chunked<T> {

@@ -144,7 +144,7 @@ impl DoneOrder {
 }
 
 /// Orders live and finished, and the OrderID locator.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct OrderStore {
     live: Vec<Order>,
     free: Vec<u32>,
@@ -157,6 +157,34 @@ pub(crate) struct OrderStore {
     loc_base: u64,
     /// Live orders with ids below `loc_base`.
     loc_old: FxHashMap<u64, Loc>,
+}
+
+impl Clone for OrderStore {
+    fn clone(&self) -> Self {
+        let mut copy = OrderStore::default();
+        copy.clone_from(self);
+        copy
+    }
+
+    /// Field by field, reusing this store's memory.
+    fn clone_from(&mut self, source: &Self) {
+        let OrderStore {
+            live,
+            free,
+            done,
+            done_base,
+            loc_recent,
+            loc_base,
+            loc_old,
+        } = source;
+        self.live.clone_from(live);
+        self.free.clone_from(free);
+        self.done.clone_from(done);
+        self.done_base = *done_base;
+        self.loc_recent.clone_from(loc_recent);
+        self.loc_base = *loc_base;
+        self.loc_old.clone_from(loc_old);
+    }
 }
 
 impl OrderStore {
@@ -388,7 +416,7 @@ fn spread(hash32: u32) -> u64 {
 /// separate control bytes and slots make that two) and, on a hash match,
 /// one entry. Growing rehashes from the slots alone, without reading entries.
 /// Removal shifts the rest of the probe run back (no tombstones).
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 struct ClTable {
     slots: Vec<u64>,
     /// `64 - log2(slots.len())`: the home slot of a hash is `spread(h) >> shift`.
@@ -555,11 +583,53 @@ impl ClTable {
 }
 
 /// (participant, ClOrdID) → order location.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct ClOrdIndex {
     entries: Chunked<ClEntry>,
     free: Vec<u32>,
     table: ClTable,
+}
+
+impl Clone for ClOrdIndex {
+    fn clone(&self) -> Self {
+        let mut copy = ClOrdIndex::default();
+        copy.clone_from(self);
+        copy
+    }
+
+    /// Field by field, reusing this index's memory.
+    fn clone_from(&mut self, source: &Self) {
+        let ClOrdIndex {
+            entries,
+            free,
+            table,
+        } = source;
+        self.entries.clone_from(entries);
+        self.free.clone_from(free);
+        self.table.clone_from(table);
+    }
+}
+
+impl Clone for ClTable {
+    fn clone(&self) -> Self {
+        let mut copy = ClTable::default();
+        copy.clone_from(self);
+        copy
+    }
+
+    /// Reuses this table's slots.
+    fn clone_from(&mut self, source: &Self) {
+        let ClTable {
+            slots,
+            shift,
+            len,
+            generation,
+        } = source;
+        self.slots.clone_from(slots);
+        self.shift = *shift;
+        self.len = *len;
+        self.generation = *generation;
+    }
 }
 
 /// A 64×64 → 128-bit multiply folded to 64 bits (the mixing step of

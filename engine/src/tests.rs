@@ -538,6 +538,21 @@ fn a_copy_is_a_snapshot_of_the_moment_it_was_taken() {
     v.apply(limit(2, "B2", Side::Buy, 100, 13));
     assert_ne!(v.e.snapshot(), snap, "the original moved on");
     assert_eq!(copy.snapshot(), snap, "the copy did not");
+    // Refreshing the old copy in place gives the same as a new copy.
+    let mut refreshed = copy;
+    refreshed.clone_from(&v.e);
+    assert_eq!(refreshed.snapshot(), v.e.snapshot());
+    assert_eq!(refreshed.state_hash(), v.e.state_hash());
+    // Also after the original shrank (orders gone) and grew again.
+    v.apply(Input::MassCancel(MassCancel {
+        participant: ParticipantId(2),
+        cl_ord_id: id("M"),
+        instrument: None,
+        side: None,
+        tif: None,
+    }));
+    refreshed.clone_from(&v.e);
+    assert_eq!(refreshed.snapshot(), v.e.snapshot());
 }
 
 #[test]
