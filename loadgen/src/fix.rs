@@ -20,7 +20,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 use engine::Decimal;
 use engine::event::{ExecType, OrdStatus};
-use engine::types::{OrdType, Side, TimeInForce};
+use engine::types::OrdType;
+use gateway::fix::app::{exec_type_char, ord_status_char, ord_type_char, side_char, tif_char};
 use gateway::fix::codec::{Encoder, FieldBuf, Framing, Message, frame, parse};
 use gateway::fix::decimal::to_units;
 use gateway::fix::tags;
@@ -158,44 +159,39 @@ impl Msg<'_> {
     }
 }
 
+/// ExecType(150) read back: the inverse of the gateway's encoding (and the
+/// older partial-fill and fill values, 1 and 2, as a fill).
 fn exec_type(c: u8) -> Option<ExecType> {
-    Some(match c {
-        b'0' => ExecType::New,
-        b'F' | b'1' | b'2' => ExecType::Trade,
-        b'4' => ExecType::Canceled,
-        b'5' => ExecType::Replaced,
-        b'8' => ExecType::Rejected,
-        b'C' => ExecType::Expired,
-        b'D' => ExecType::Restated,
-        b'L' => ExecType::Triggered,
-        b'I' => ExecType::OrderStatus,
-        _ => return None,
-    })
+    const ALL: [ExecType; 9] = [
+        ExecType::New,
+        ExecType::Trade,
+        ExecType::Canceled,
+        ExecType::Replaced,
+        ExecType::Rejected,
+        ExecType::Expired,
+        ExecType::Restated,
+        ExecType::Triggered,
+        ExecType::OrderStatus,
+    ];
+    if c == b'1' || c == b'2' {
+        return Some(ExecType::Trade);
+    }
+    ALL.into_iter().find(|t| exec_type_char(*t) == c)
 }
 
+/// OrdStatus(39) read back (anything unknown as rejected).
 fn ord_status(c: u8) -> OrdStatus {
-    match c {
-        b'0' => OrdStatus::New,
-        b'1' => OrdStatus::PartiallyFilled,
-        b'2' => OrdStatus::Filled,
-        b'4' => OrdStatus::Canceled,
-        b'C' => OrdStatus::Expired,
-        _ => OrdStatus::Rejected,
-    }
-}
-
-fn side_char(s: Side) -> u8 {
-    if s == Side::Buy { b'1' } else { b'2' }
-}
-
-fn tif_char(t: TimeInForce) -> u8 {
-    match t {
-        TimeInForce::Day => b'0',
-        TimeInForce::Gtc => b'1',
-        TimeInForce::Ioc => b'3',
-        TimeInForce::Fok => b'4',
-        TimeInForce::Gtd => b'6',
-    }
+    const ALL: [OrdStatus; 6] = [
+        OrdStatus::New,
+        OrdStatus::PartiallyFilled,
+        OrdStatus::Filled,
+        OrdStatus::Canceled,
+        OrdStatus::Expired,
+        OrdStatus::Rejected,
+    ];
+    ALL.into_iter()
+        .find(|s| ord_status_char(*s) == c)
+        .unwrap_or(OrdStatus::Rejected)
 }
 
 /// Reads until one whole message is framed (during logon only).
@@ -410,7 +406,7 @@ impl FixTransport {
                     e.char(tags::SIDE, side_char(side));
                     e.timestamp_ms(tags::TRANSACT_TIME, wall);
                     e.ticks(tags::ORDER_QTY, qty_lots as i64, i.lot_size);
-                    e.char(tags::ORD_TYPE, b'2');
+                    e.char(tags::ORD_TYPE, ord_type_char(OrdType::Limit));
                     e.ticks(tags::PRICE, price_ticks, i.tick_size);
                     e.char(tags::TIME_IN_FORCE, tif_char(tif));
                 });

@@ -981,7 +981,9 @@ fn unknown_instrument() -> InstrumentInfo {
     }
 }
 
-fn side_char(side: Side) -> u8 {
+/// FIX 4.4 Side(54).
+#[must_use]
+pub fn side_char(side: Side) -> u8 {
     match side {
         Side::Buy => b'1',
         Side::Sell => b'2',
@@ -1024,7 +1026,9 @@ pub fn ord_status_char(s: OrdStatus) -> u8 {
     }
 }
 
-fn ord_type_char(t: OrdType) -> u8 {
+/// FIX 4.4 OrdType(40).
+#[must_use]
+pub fn ord_type_char(t: OrdType) -> u8 {
     match t {
         OrdType::Market => b'1',
         OrdType::Limit => b'2',
@@ -1033,7 +1037,9 @@ fn ord_type_char(t: OrdType) -> u8 {
     }
 }
 
-fn tif_char(t: TimeInForce) -> u8 {
+/// FIX 4.4 TimeInForce(59).
+#[must_use]
+pub fn tif_char(t: TimeInForce) -> u8 {
     match t {
         TimeInForce::Day => b'0',
         TimeInForce::Gtc => b'1',
