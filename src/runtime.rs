@@ -148,7 +148,11 @@ pub fn recover_with(
     let journal = Journal::open(dir, journal_config)
         .with_context(|| format!("cannot open the journal in {}", dir.display()))?;
     let report = journal.recovery().clone();
-    let (snapshot, warnings) = match snapshots {
+    let mut set_aside = Vec::new();
+    if let Some(dir) = snapshots {
+        set_aside = set_aside_snapshots_ahead(dir, journal.last_seq())?;
+    }
+    let (snapshot, mut warnings) = match snapshots {
         Some(s) => crate::snapshot::load_newest(
             s,
             &engine_config,
@@ -156,6 +160,7 @@ pub fn recover_with(
         )?,
         None => (None, Vec::new()),
     };
+    warnings.extend(set_aside);
     let from_snapshot = snapshot.as_ref().map(|s| s.seq);
     let (mut engine, mut last_time_ns) = match snapshot {
         Some(s) => (s.engine, s.time_ns),
@@ -338,6 +343,37 @@ pub fn take_snapshot(sequencer: &mut Sequencer<JournalLog>, dir: &Path) -> Resul
     Ok(path)
 }
 
+/// Renames every snapshot in `dir` beyond `last_seq` (the journal's end
+/// after recovery) to `….snap.ahead`, so that no later start ever loads it,
+/// and says so, one line each.
+///
+/// Such a snapshot describes inputs the journal lost (a power cut took its
+/// unsynced tail after the snapshot was written: periodic snapshots do not
+/// wait for the journal's sync). The sequence numbers after `last_seq` will
+/// be given to new inputs, so once the journal grows past it that snapshot
+/// would look usable and be wrong. The file is kept for inspection.
+///
+/// # Errors
+/// The directory cannot be listed or a file renamed.
+fn set_aside_snapshots_ahead(dir: &Path, last_seq: u64) -> Result<Vec<String>> {
+    let mut said = Vec::new();
+    for (seq, path) in crate::snapshot::list(dir)? {
+        if seq <= last_seq {
+            continue;
+        }
+        let mut aside = path.clone().into_os_string();
+        aside.push(".ahead");
+        std::fs::rename(&path, &aside)
+            .with_context(|| format!("cannot set aside {}", path.display()))?;
+        said.push(format!(
+            "snapshot {} is ahead of the journal (which ends at {last_seq}): the inputs it includes were lost; set aside as {}",
+            path.display(),
+            std::path::Path::new(&aside).display()
+        ));
+    }
+    Ok(said)
+}
+
 /// How many snapshots are kept: the newest, and two older ones in case it
 /// turns out damaged.
 pub const SNAPSHOTS_KEPT: usize = 3;
@@ -355,9 +391,10 @@ pub struct SnapshotPolicy {
 /// The thread that encodes and writes periodic snapshots, so that the
 /// matching thread only copies the engine (`Engine: Clone`, mostly memory
 /// copies of its slabs and queues: the part that needs the engine to stand
-/// still) and never encodes or waits for the disk. The copy's memory is
-/// kept and refreshed in place for the next snapshot (one more engine's
-/// worth of memory, resident), so later pauses fault in no new pages. At most one snapshot waits while another
+/// still) and never encodes or waits for the disk. The copies' memory is
+/// kept and refreshed in place for the next snapshot (up to two more
+/// engines' worth of memory, resident), so later pauses fault in no new
+/// pages. At most one snapshot waits while another
 /// is written; beyond that a snapshot due is skipped (with a warning).
 /// Dropping it waits for the snapshots handed to it.
 #[derive(Debug)]
@@ -366,6 +403,8 @@ struct SnapshotWriter {
     /// Copies the writer is done with, handed back to be refreshed in place
     /// (`clone_from`) for the next snapshot instead of allocated afresh.
     spares: std::sync::mpsc::Receiver<Box<Engine>>,
+    /// Snapshots handed over and not yet written (at most 2).
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -373,6 +412,8 @@ impl SnapshotWriter {
     fn start(dir: PathBuf) -> SnapshotWriter {
         let (tx, rx) = std::sync::mpsc::sync_channel::<(u64, u64, Box<Engine>)>(1);
         let (spare_tx, spares) = std::sync::mpsc::sync_channel::<Box<Engine>>(2);
+        let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let writing = Arc::clone(&in_flight);
         let thread = std::thread::Builder::new()
             .name("venue-snapshot".to_owned())
             .spawn(move || {
@@ -395,12 +436,14 @@ impl SnapshotWriter {
                         ),
                         Err(e) => warn!(seq, error = %format_args!("{e:#}"), "snapshot failed"),
                     }
+                    writing.fetch_sub(1, Ordering::AcqRel);
                 }
             });
         match thread {
             Ok(thread) => SnapshotWriter {
                 tx: Some(tx),
                 spares,
+                in_flight,
                 thread: Some(thread),
             },
             Err(e) => {
@@ -408,23 +451,31 @@ impl SnapshotWriter {
                 SnapshotWriter {
                     tx: None,
                     spares,
+                    in_flight,
                     thread: None,
                 }
             }
         }
     }
 
-    /// Hands a copy of the engine after input `seq` to the writer; false
-    /// if two are already with it.
+    /// Hands a copy of the engine after input `seq` to the writer.
     fn offer(&self, seq: u64, time_ns: u64, engine: Box<Engine>) -> bool {
-        self.tx
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        let sent = self
+            .tx
             .as_ref()
-            .is_some_and(|tx| tx.try_send((seq, time_ns, engine)).is_ok())
+            .is_some_and(|tx| tx.try_send((seq, time_ns, engine)).is_ok());
+        if !sent {
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+        }
+        sent
     }
 
-    /// Whether the writer thread runs.
-    fn running(&self) -> bool {
+    /// Whether the writer thread runs and can take a snapshot now (fewer
+    /// than two with it), checked before the engine is copied.
+    fn ready(&self) -> bool {
         self.thread.as_ref().is_some_and(|t| !t.is_finished())
+            && self.in_flight.load(Ordering::Acquire) < 2
     }
 
     /// A copy of `engine`: an earlier copy refreshed in place when the
@@ -455,10 +506,11 @@ impl SnapshotPolicy {
     /// A maintenance step for [`spawn`]: snapshots every `every_inputs`
     /// (and when the operator asks). The matching thread copies the engine;
     /// a thread of its own encodes it and writes, syncs and renames the
-    /// file, so the loop never waits for the encoding or the disk. The journal is not synced
-    /// first: a snapshot that turns out ahead of the journal after a power
-    /// cut is skipped by recovery, which uses an older one or replays (the
-    /// journal is the source of truth; a snapshot only shortens restarts).
+    /// file, so the loop never waits for the encoding or the disk. The
+    /// journal is not synced first: a snapshot that turns out ahead of the
+    /// journal after a power cut is set aside by recovery for good
+    /// ([`recover_with`]), which uses an older one or replays (the journal is
+    /// the source of truth; a snapshot only shortens restarts).
     /// A failed snapshot is logged and the loop goes on. Log events are
     /// formatted where they happen and written by the log's own thread
     /// (see [`crate::logging`]).
@@ -472,7 +524,14 @@ impl SnapshotPolicy {
             let asked = seq.take_snapshot_request();
             if asked || (self.every_inputs > 0 && now >= base + self.every_inputs) {
                 last = Some(now);
-                if !writer.running() {
+                if !writer.ready() {
+                    if skipped_at != Some(now) {
+                        skipped_at = Some(now);
+                        warn!(
+                            seq = now,
+                            "snapshot skipped: the previous two are still being written"
+                        );
+                    }
                     return;
                 }
                 let started = Instant::now();
@@ -480,12 +539,6 @@ impl SnapshotPolicy {
                 let copy_us = started.elapsed().as_micros() as u64;
                 if writer.offer(now, seq.last_time_ns(), copy) {
                     info!(seq = now, copy_us, "snapshot taken; writing it");
-                } else if skipped_at != Some(now) {
-                    skipped_at = Some(now);
-                    warn!(
-                        seq = now,
-                        "snapshot skipped: the previous two are still being written"
-                    );
                 }
             }
         }
@@ -550,4 +603,39 @@ where
             sequencer
         })
         .context("cannot spawn the sequencer thread")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_ahead_of_the_journal_is_set_aside_for_good() {
+        // A power cut took the journal's tail after a snapshot of it was
+        // written: the journal ends before the snapshot's sequence number.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let snapshots = dir.path().join("snapshots");
+        let engine = Engine::new(crate::demo::engine_config()).expect("engine");
+        let ahead = crate::snapshot::write(&snapshots, &engine, 5, 1).expect("written");
+        let r = recover(
+            &dir.path().join("journal"),
+            Some(&snapshots),
+            crate::demo::engine_config(),
+            JournalConfig::default(),
+        )
+        .expect("recovers");
+        assert_eq!(r.from_snapshot, None);
+        assert!(
+            r.warnings
+                .iter()
+                .any(|w| w.contains("ahead of the journal") && w.contains(".ahead")),
+            "{:?}",
+            r.warnings
+        );
+        assert!(!ahead.exists(), "no later start can load it");
+        assert!(crate::snapshot::list(&snapshots).expect("lists").is_empty());
+        let mut aside = ahead.into_os_string();
+        aside.push(".ahead");
+        assert!(std::path::Path::new(&aside).exists(), "kept for inspection");
+    }
 }

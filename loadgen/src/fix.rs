@@ -69,13 +69,45 @@ struct Out {
     last_write: Instant,
     /// The connection broke: stop writing to it.
     broken: bool,
+    /// The request number each MsgSeqNum carried (`NO_REQUEST` for session
+    /// messages), so that a session Reject or a BusinessMessageReject, which
+    /// names a message by RefSeqNum(45), settles its request.
+    requests: Vec<u64>,
 }
+
+/// [`Out::requests`] entry of a message that is not a request.
+const NO_REQUEST: u64 = u64::MAX;
 
 impl Out {
     /// Encodes one message into the buffer (written by [`Out::flush`]).
     fn push(&mut self, msg_type: &[u8], wall: u64, body: impl FnOnce(&mut Encoder)) {
-        self.push_seq(msg_type, self.next_seq, false, wall, body);
+        self.push_request(NO_REQUEST, msg_type, wall, body);
+    }
+
+    /// As [`Out::push`], for request number `n`.
+    fn push_request(
+        &mut self,
+        n: u64,
+        msg_type: &[u8],
+        wall: u64,
+        body: impl FnOnce(&mut Encoder),
+    ) {
+        let seq = self.next_seq;
+        self.push_seq(msg_type, seq, false, wall, body);
+        let i = seq as usize;
+        if self.requests.len() <= i {
+            self.requests.resize(i + 1, NO_REQUEST);
+        }
+        self.requests[i] = n;
         self.next_seq += 1;
+    }
+
+    /// The request message `seq` carried, if it was one.
+    fn request_of(&self, seq: u64) -> Option<u64> {
+        self.requests
+            .get(usize::try_from(seq).ok()?)
+            .copied()
+            .filter(|n| *n != NO_REQUEST)
     }
 
     fn push_seq(
@@ -268,6 +300,7 @@ impl FixTransport {
                 target: l.target.clone(),
                 last_write: Instant::now(),
                 broken: false,
+                requests: Vec::new(),
             };
             out.push(b"A", wall_ns(), |e| {
                 e.u64(tags::ENCRYPT_METHOD, 0);
@@ -350,7 +383,7 @@ impl FixTransport {
                 qty_lots,
             } => {
                 let i = &inst[instrument];
-                out.push(b"D", wall, |e| {
+                out.push_request(req.n, b"D", wall, |e| {
                     e.str(tags::CL_ORD_ID, &cl);
                     e.str(tags::SYMBOL, i.symbol.as_bytes());
                     e.char(tags::SIDE, side_char(side));
@@ -379,7 +412,7 @@ impl FixTransport {
                 let i = &inst[instrument];
                 let mut o = itoa(orig);
                 let orig = cl_ord_id(prefix, &mut o);
-                out.push(b"F", wall, |e| {
+                out.push_request(req.n, b"F", wall, |e| {
                     e.str(tags::ORIG_CL_ORD_ID, &orig);
                     e.str(tags::CL_ORD_ID, &cl);
                     e.str(tags::SYMBOL, i.symbol.as_bytes());
@@ -399,7 +432,7 @@ impl FixTransport {
                 let i = &inst[instrument];
                 let mut o = itoa(orig);
                 let orig = cl_ord_id(prefix, &mut o);
-                out.push(b"G", wall, |e| {
+                out.push_request(req.n, b"G", wall, |e| {
                     e.str(tags::ORIG_CL_ORD_ID, &orig);
                     e.str(tags::CL_ORD_ID, &cl);
                     e.str(tags::SYMBOL, i.symbol.as_bytes());
@@ -419,7 +452,7 @@ impl FixTransport {
                 let i = &inst[instrument];
                 let mut o = itoa(orig);
                 let orig = cl_ord_id(prefix, &mut o);
-                out.push(b"H", wall, |e| {
+                out.push_request(req.n, b"H", wall, |e| {
                     e.str(tags::CL_ORD_ID, &orig);
                     e.str(tags::SYMBOL, i.symbol.as_bytes());
                     e.char(tags::SIDE, side_char(side));
@@ -548,11 +581,21 @@ fn read_loop(
                 }
                 Framing::Complete { len } => {
                     let now = start.elapsed().as_nanos() as u64;
-                    if let Ok(m) = parse(&buf[..len], &mut fields) {
-                        if let Some(why) =
-                            on_message(session, &Msg { m }, conn, state, instruments, now)
-                        {
-                            break 'conn why;
+                    match parse(&buf[..len], &mut fields) {
+                        Ok(m) => {
+                            if let Some(why) =
+                                on_message(session, &Msg { m }, conn, state, instruments, now)
+                            {
+                                break 'conn why;
+                            }
+                        }
+                        Err(e) => {
+                            // Its request, if it answered one, stays
+                            // unanswered; say why.
+                            let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
+                            s.error(format!(
+                                "{name}: an unreadable message from the venue ({e:?}) was skipped"
+                            ));
                         }
                     }
                     buf.drain(..len);
@@ -571,7 +614,6 @@ fn read_loop(
         let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
         s.disconnected(session, &why);
     }
-    let _ = name;
 }
 
 /// Handles one message; `Some(why)` ends the connection.
@@ -642,16 +684,25 @@ fn on_message(
             let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
             s.mass_cancel_answered(session);
         }
-        b"j" => {
+        b"j" | b"3" => {
+            let what = if msg.m.msg_type() == b"j" {
+                "business reject"
+            } else {
+                "session reject"
+            };
+            let reason = format!("{what}: {}", msg.str(tags::TEXT));
+            // The request the rejected message carried, by RefSeqNum(45);
+            // the session's lock is let go before the state's is taken.
+            let n = conn
+                .out
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .request_of(msg.u64(tags::REF_SEQ_NUM));
             let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
-            let reason = format!("business reject: {}", msg.str(tags::TEXT));
-            let id = msg.str(tags::BUSINESS_REJECT_REF_ID).to_owned();
-            s.on_refused(Some(&id), &reason, now);
-        }
-        b"3" => {
-            let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
-            let reason = format!("session reject: {}", msg.str(tags::TEXT));
-            s.on_refused(None, &reason, now);
+            match n {
+                Some(n) => s.on_refused_request(n, &reason, now),
+                None => s.on_refused(None, &reason, now),
+            }
         }
         b"1" => {
             let id = msg.str(tags::TEST_REQ_ID).to_owned();
@@ -674,6 +725,11 @@ fn on_message(
             if conn.logging_out.load(Ordering::Acquire) {
                 return Some("logged out".to_owned());
             }
+            // Answer the venue's Logout, as the session layer expects.
+            let mut out = conn.out.lock().unwrap_or_else(PoisonError::into_inner);
+            out.push(b"5", wall_ns(), |_| {});
+            let _ = out.flush();
+            drop(out);
             return Some(format!(
                 "the venue logged the session out: {}",
                 match msg.str(tags::TEXT) {

@@ -323,6 +323,14 @@ fn on_output(out: Output, participants: &[ParticipantId], state: &Mutex<State>, 
                 Input::NewOrder(o) => (o.participant, o.cl_ord_id, None),
                 Input::Cancel(c) => (c.participant, c.cl_ord_id, Some(c.target)),
                 Input::Replace(r) => (r.participant, r.cl_ord_id, Some(r.target)),
+                Input::OrderStatus(q) => {
+                    if let OrderRef::ClOrdId(c) = q.target {
+                        s.on_refused_status(c.as_str(), &reason, now);
+                    } else {
+                        s.on_refused(None, &reason, now);
+                    }
+                    return;
+                }
                 _ => {
                     s.on_refused(None, &reason, now);
                     return;

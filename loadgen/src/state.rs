@@ -359,7 +359,15 @@ impl State {
                     live.swap_remove(i);
                     continue;
                 }
-                if r.busy || (d.kind == Kind::Status && r.status_req != 0) {
+                // One cancel or replace at a time per order; one status
+                // request at a time (which may ask about an order being
+                // cancelled).
+                let held = if d.kind == Kind::Status {
+                    r.status_req != 0
+                } else {
+                    r.busy
+                };
+                if held {
                     break;
                 }
                 let orig = r.current;
@@ -591,18 +599,52 @@ impl State {
         *self.rejects.entry(reason.to_owned()).or_insert(0) += 1;
     }
 
-    /// A request loadgen sent was refused by the session layer (a session
-    /// Reject or a BusinessMessageReject, or a refusal before the engine):
-    /// it is answered, as a reject.
+    /// A request loadgen sent was refused before the engine answered it (a
+    /// session Reject, a BusinessMessageReject, a refusal of the loop):
+    /// it is answered, as a reject. `cl_ord_id` names it when known.
     pub fn on_refused(&mut self, cl_ord_id: Option<&str>, reason: &str, now_ns: u64) {
-        if let Some(n) = cl_ord_id.and_then(|c| self.number(c)) {
+        let n = cl_ord_id.and_then(|c| self.number(c));
+        self.refuse(n, reason, now_ns);
+    }
+
+    /// As [`State::on_refused`], for request number `n` (found by the
+    /// MsgSeqNum it went out with).
+    pub fn on_refused_request(&mut self, n: u64, reason: &str, now_ns: u64) {
+        let n = (n < self.reqs.len() as u64).then_some(n);
+        self.refuse(n, reason, now_ns);
+    }
+
+    /// A status request for the order whose current ClOrdID is
+    /// `orig_cl_ord_id` was refused.
+    pub fn on_refused_status(&mut self, orig_cl_ord_id: &str, reason: &str, now_ns: u64) {
+        let status = self
+            .number(orig_cl_ord_id)
+            .map(|n| self.reqs[n as usize].order)
+            .map(|o| self.reqs[o as usize].status_req)
+            .filter(|s| *s != 0);
+        self.refuse(status, reason, now_ns);
+    }
+
+    fn refuse(&mut self, n: Option<u64>, reason: &str, now_ns: u64) {
+        if let Some(n) = n {
             let r = self.reqs[n as usize];
-            self.reqs[r.order as usize].busy = false;
+            let order = &mut self.reqs[r.order as usize];
             let metric = match r.kind {
                 ReqKind::New => Metric::OrderAck,
-                ReqKind::Cancel => Metric::CancelAck,
-                ReqKind::Replace => Metric::ReplaceAck,
-                ReqKind::Status => Metric::StatusAck,
+                ReqKind::Cancel => {
+                    order.busy = false;
+                    Metric::CancelAck
+                }
+                ReqKind::Replace => {
+                    order.busy = false;
+                    Metric::ReplaceAck
+                }
+                ReqKind::Status => {
+                    if order.status_req == n {
+                        order.status_req = 0;
+                    }
+                    Metric::StatusAck
+                }
             };
             self.answer(n, metric, now_ns);
         }
@@ -724,4 +766,77 @@ pub struct Figures {
     pub sent_total: u64,
     /// Requests never answered.
     pub unanswered: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draw(kind: Kind) -> Draw {
+        Draw {
+            kind,
+            instrument: 0,
+            side: Side::Buy,
+            ord_type: OrdType::Limit,
+            tif: TimeInForce::Day,
+            price_ticks: Some(100),
+            qty_lots: 5,
+            marketable: false,
+            pick: 0,
+        }
+    }
+
+    fn ack(state: &State, n: u64) -> SeenReport {
+        SeenReport {
+            participant: 1,
+            cl_ord_id: format!("{}{n}", state.prefix()),
+            orig_cl_ord_id: String::new(),
+            order_id: 1,
+            exec_id: "7-0".to_owned(),
+            exec_type: ExecType::New,
+            ord_status: OrdStatus::New,
+            last_qty_lots: 0,
+            last_px_ticks: 0,
+            leaves_qty_lots: 5,
+            cum_qty_lots: 0,
+        }
+    }
+
+    #[test]
+    fn a_refused_request_is_answered_and_frees_only_what_it_held() {
+        let sessions = vec![SessionInfo {
+            name: "CLIENT1".to_owned(),
+            participant: 1,
+            role: Role::Dealer,
+        }];
+        let mut s = State::new("T-", sessions, 0, false);
+        let order = s.plan(&draw(Kind::Limit), 10, 10);
+        let a = ack(&s, order.n);
+        s.on_report(0, a, "", 20);
+        assert_eq!(s.in_flight(), 0);
+        let cancel = s.plan(&draw(Kind::Cancel), 30, 30);
+        assert!(matches!(cancel.body, Body::Cancel { orig, .. } if orig == order.n));
+        let status = s.plan(&draw(Kind::Status), 40, 40);
+        assert!(matches!(status.body, Body::Status { .. }));
+        assert_eq!(s.in_flight(), 2);
+        // The status request is refused (a BusinessMessageReject found by
+        // its MsgSeqNum): answered, and the cancel still holds the order.
+        s.on_refused_request(status.n, "business reject: venue busy", 50);
+        assert_eq!(s.in_flight(), 1);
+        let other = s.plan(&draw(Kind::Replace), 60, 60);
+        assert!(
+            matches!(other.body, Body::New { .. }),
+            "no second cancel or replace while one is in flight"
+        );
+        // A status request may go again: the refused one no longer blocks it.
+        let again = s.plan(&draw(Kind::Status), 70, 70);
+        assert!(matches!(again.body, Body::Status { .. }));
+        // Refusing the cancel frees the order for the next one.
+        s.on_refused_request(cancel.n, "session reject: x", 80);
+        let replace = s.plan(&draw(Kind::Replace), 90, 90);
+        assert!(matches!(replace.body, Body::Replace { .. }));
+        assert_eq!(s.rejects().values().sum::<u64>(), 2);
+        // Out-of-range numbers are ignored, never a panic.
+        s.on_refused_request(u64::MAX, "late", 100);
+    }
 }

@@ -182,7 +182,7 @@ impl FixApp {
             }
             Err(input) => {
                 self.stats.refused += 1;
-                self.answer_refusal(session, &input, &Refusal::Busy, now_ns);
+                self.answer_refusal(session, seq, &input, &Refusal::Busy, now_ns);
             }
         }
     }
@@ -267,7 +267,7 @@ impl FixApp {
                     && let Some(s) = sessions.get_mut(index)
                 {
                     let _ = s.confirm(msg_seq);
-                    self.answer_refusal(s, input, refusal, now_ns);
+                    self.answer_refusal(s, msg_seq, input, refusal, now_ns);
                 }
             }
         }
@@ -379,7 +379,18 @@ impl FixApp {
         }
     }
 
-    fn answer_refusal(&mut self, s: &mut Session, input: &Input, refusal: &Refusal, now_ns: u64) {
+    /// Answers input `input` of message `ref_seq` that the loop refused: an
+    /// ExecutionReport (orders), an OrderCancelReject (cancels, replaces),
+    /// else a BusinessMessageReject naming the message by RefSeqNum(45) and
+    /// RefMsgType(372).
+    fn answer_refusal(
+        &mut self,
+        s: &mut Session,
+        ref_seq: u64,
+        input: &Input,
+        refusal: &Refusal,
+        now_ns: u64,
+    ) {
         let text = refusal.to_string();
         match input {
             Input::NewOrder(o) => {
@@ -419,7 +430,15 @@ impl FixApp {
                     &text,
                 );
             }
-            _ => s.send_business_reject(now_ns, 0, b"", 4, &text),
+            other => {
+                let msg_type: &[u8] = match other {
+                    Input::OrderStatus(_) => b"H",
+                    Input::MassCancel(_) => b"q",
+                    Input::MassStatus(_) => b"AF",
+                    _ => b"",
+                };
+                s.send_business_reject(now_ns, ref_seq, msg_type, 4, &text);
+            }
         }
     }
 
