@@ -365,14 +365,19 @@ impl FixTransport {
         })
     }
 
+    /// The ClOrdID of request `n`: the run's prefix and the number.
+    fn cl_ord_id(&self, n: u64) -> Vec<u8> {
+        let mut id = Vec::with_capacity(self.prefix.len() + 20);
+        id.extend_from_slice(self.prefix.as_bytes());
+        id.extend_from_slice(n.to_string().as_bytes());
+        id
+    }
+
     /// Encodes `req` into its session's buffer (sent by [`FixTransport::flush`]).
     pub fn push(&self, req: &Request, wall: u64) {
         let conn = &self.conns[req.session];
         let mut out = conn.out.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut id = itoa(req.n);
-        let prefix = self.prefix.as_bytes();
-        let cl = cl_ord_id(prefix, &mut id);
-        let inst = &self.instruments;
+        let cl = self.cl_ord_id(req.n);
         match req.body {
             Body::New {
                 instrument,
@@ -382,21 +387,14 @@ impl FixTransport {
                 price_ticks,
                 qty_lots,
             } => {
-                let i = &inst[instrument];
+                let i = &self.instruments[instrument];
                 out.push_request(req.n, b"D", wall, |e| {
                     e.str(tags::CL_ORD_ID, &cl);
                     e.str(tags::SYMBOL, i.symbol.as_bytes());
                     e.char(tags::SIDE, side_char(side));
                     e.timestamp_ms(tags::TRANSACT_TIME, wall);
                     e.ticks(tags::ORDER_QTY, qty_lots as i64, i.lot_size);
-                    e.char(
-                        tags::ORD_TYPE,
-                        if ord_type == OrdType::Market {
-                            b'1'
-                        } else {
-                            b'2'
-                        },
-                    );
+                    e.char(tags::ORD_TYPE, ord_type_char(ord_type));
                     if let Some(p) = price_ticks {
                         e.ticks(tags::PRICE, p, i.tick_size);
                     }
@@ -408,40 +406,34 @@ impl FixTransport {
                 instrument,
                 side,
                 qty_lots,
-            } => {
-                let i = &inst[instrument];
-                let mut o = itoa(orig);
-                let orig = cl_ord_id(prefix, &mut o);
-                out.push_request(req.n, b"F", wall, |e| {
-                    e.str(tags::ORIG_CL_ORD_ID, &orig);
-                    e.str(tags::CL_ORD_ID, &cl);
-                    e.str(tags::SYMBOL, i.symbol.as_bytes());
-                    e.char(tags::SIDE, side_char(side));
-                    e.timestamp_ms(tags::TRANSACT_TIME, wall);
-                    e.ticks(tags::ORDER_QTY, qty_lots as i64, i.lot_size);
-                });
             }
-            Body::Replace {
+            | Body::Replace {
                 orig,
                 instrument,
                 side,
-                tif,
-                price_ticks,
                 qty_lots,
+                ..
             } => {
-                let i = &inst[instrument];
-                let mut o = itoa(orig);
-                let orig = cl_ord_id(prefix, &mut o);
-                out.push_request(req.n, b"G", wall, |e| {
+                let i = &self.instruments[instrument];
+                let orig = self.cl_ord_id(orig);
+                let (msg_type, replace) = match req.body {
+                    Body::Replace {
+                        tif, price_ticks, ..
+                    } => (b"G", Some((tif, price_ticks))),
+                    _ => (b"F", None),
+                };
+                out.push_request(req.n, msg_type, wall, |e| {
                     e.str(tags::ORIG_CL_ORD_ID, &orig);
                     e.str(tags::CL_ORD_ID, &cl);
                     e.str(tags::SYMBOL, i.symbol.as_bytes());
                     e.char(tags::SIDE, side_char(side));
                     e.timestamp_ms(tags::TRANSACT_TIME, wall);
                     e.ticks(tags::ORDER_QTY, qty_lots as i64, i.lot_size);
-                    e.char(tags::ORD_TYPE, ord_type_char(OrdType::Limit));
-                    e.ticks(tags::PRICE, price_ticks, i.tick_size);
-                    e.char(tags::TIME_IN_FORCE, tif_char(tif));
+                    if let Some((tif, price_ticks)) = replace {
+                        e.char(tags::ORD_TYPE, ord_type_char(OrdType::Limit));
+                        e.ticks(tags::PRICE, price_ticks, i.tick_size);
+                        e.char(tags::TIME_IN_FORCE, tif_char(tif));
+                    }
                 });
             }
             Body::Status {
@@ -449,9 +441,9 @@ impl FixTransport {
                 instrument,
                 side,
             } => {
-                let i = &inst[instrument];
-                let mut o = itoa(orig);
-                let orig = cl_ord_id(prefix, &mut o);
+                let i = &self.instruments[instrument];
+                // A status request names the order by its current ClOrdID.
+                let orig = self.cl_ord_id(orig);
                 out.push_request(req.n, b"H", wall, |e| {
                     e.str(tags::CL_ORD_ID, &orig);
                     e.str(tags::SYMBOL, i.symbol.as_bytes());
@@ -529,28 +521,6 @@ impl FixTransport {
             let _ = r.join();
         }
     }
-}
-
-fn itoa(n: u64) -> ([u8; 20], usize) {
-    let mut b = [0u8; 20];
-    let mut i = b.len();
-    let mut v = n;
-    loop {
-        i -= 1;
-        b[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    (b, i)
-}
-
-fn cl_ord_id(prefix: &[u8], n: &mut ([u8; 20], usize)) -> Vec<u8> {
-    let mut v = Vec::with_capacity(prefix.len() + 20);
-    v.extend_from_slice(prefix);
-    v.extend_from_slice(&n.0[n.1..]);
-    v
 }
 
 #[allow(

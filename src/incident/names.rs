@@ -3,8 +3,8 @@
 //! point), and the decoded, readable form of inputs and events.
 
 use engine::{
-    AdminAction, CancelReason, ClOrdId, Event, ExecType, Input, InstrumentId, OrdStatus, OrdType,
-    OrderId, OrderRef, ParticipantId, Phase, Reason, RejectReason, Side, TimeInForce,
+    AdminAction, CancelReason, ClOrdId, Event, ExecType, Input, InstrumentId, OrderId, OrderRef,
+    ParticipantId, Phase, Reason, RejectReason,
 };
 use gateway::fix::app::InstrumentInfo;
 use serde::{Deserialize, Serialize};
@@ -117,66 +117,12 @@ impl Names {
     }
 }
 
-/// `buy` or `sell`.
-#[must_use]
-pub fn side_name(side: Side) -> &'static str {
-    match side {
-        Side::Buy => "buy",
-        Side::Sell => "sell",
-    }
-}
-
-/// `limit`, `market`, `stop`, `stop_limit`.
-#[must_use]
-pub fn ord_type_name(t: OrdType) -> &'static str {
-    match t {
-        OrdType::Limit => "limit",
-        OrdType::Market => "market",
-        OrdType::Stop => "stop",
-        OrdType::StopLimit => "stop_limit",
-    }
-}
-
-/// `gtc`, `day`, `gtd`, `ioc`, `fok`.
-#[must_use]
-pub fn tif_name(t: TimeInForce) -> &'static str {
-    match t {
-        TimeInForce::Gtc => "gtc",
-        TimeInForce::Day => "day",
-        TimeInForce::Gtd => "gtd",
-        TimeInForce::Ioc => "ioc",
-        TimeInForce::Fok => "fok",
-    }
-}
-
-/// `new`, `trade`, `canceled`, ... (FIX ExecType in words).
-#[must_use]
-pub fn exec_type_name(t: ExecType) -> &'static str {
-    match t {
-        ExecType::New => "new",
-        ExecType::Trade => "trade",
-        ExecType::Canceled => "canceled",
-        ExecType::Replaced => "replaced",
-        ExecType::Rejected => "rejected",
-        ExecType::Expired => "expired",
-        ExecType::Restated => "restated",
-        ExecType::Triggered => "triggered",
-        ExecType::OrderStatus => "order_status",
-    }
-}
-
-/// `new`, `partially_filled`, ... (FIX OrdStatus in words).
-#[must_use]
-pub fn ord_status_name(s: OrdStatus) -> &'static str {
-    match s {
-        OrdStatus::New => "new",
-        OrdStatus::PartiallyFilled => "partially_filled",
-        OrdStatus::Filled => "filled",
-        OrdStatus::Canceled => "canceled",
-        OrdStatus::Expired => "expired",
-        OrdStatus::Rejected => "rejected",
-    }
-}
+// Sides, order types, times in force, execution types and order statuses
+// are named as the WebSocket API names them, so the journal tools and the
+// API use the same words.
+pub use gateway::ws::convert::{
+    exec_type_name, ord_status_name, ord_type_name, side_name, tif_name,
+};
 
 /// Why an order was cancelled, in words.
 #[must_use]

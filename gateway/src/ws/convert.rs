@@ -102,7 +102,9 @@ fn parse_tif(s: &str) -> Result<TimeInForce, Refuse> {
         })
 }
 
-fn exec_type_name(t: ExecType) -> &'static str {
+/// The API's name of an execution type (FIX ExecType in words).
+#[must_use]
+pub fn exec_type_name(t: ExecType) -> &'static str {
     match t {
         ExecType::New => "new",
         ExecType::Trade => "trade",
@@ -116,7 +118,9 @@ fn exec_type_name(t: ExecType) -> &'static str {
     }
 }
 
-fn ord_status_name(s: OrdStatus) -> &'static str {
+/// The API's name of an order status (FIX OrdStatus in words).
+#[must_use]
+pub fn ord_status_name(s: OrdStatus) -> &'static str {
     match s {
         OrdStatus::New => "new",
         OrdStatus::PartiallyFilled => "partially_filled",
