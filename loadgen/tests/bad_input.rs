@@ -4,7 +4,7 @@
 mod common;
 
 use std::net::TcpListener;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use loadgen::run::{Options, run};
 use venue::node::Node;
@@ -80,7 +80,6 @@ fn a_disconnect_mid_run_gives_partial_results() {
         ..Options::default()
     };
     let scenario = common::scenario(ONE_DEALER);
-    let started = Instant::now();
     let stopper = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(1500));
         node.shutdown().expect("stops");
@@ -88,12 +87,9 @@ fn a_disconnect_mid_run_gives_partial_results() {
     let outcome = run(&scenario, &config, &opts).expect("partial results, not an error");
     stopper.join().expect("joins");
     let r = &outcome.results;
+    // Had loadgen missed the lost session it would have run the whole
+    // schedule and called the run complete.
     assert!(!r.complete);
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "it did not hang: {:?}",
-        started.elapsed()
-    );
     assert!(
         r.errors.iter().any(|e| e.contains("CLIENT1")),
         "{:?}",
