@@ -6,7 +6,8 @@
 //! sequencer copies them into its output rings).
 //!
 //! Run: `cargo bench --bench engine_replay` (optionally `-- --runs N --orders N`;
-//! `--only-engine` makes one engine pass and nothing else, for valgrind).
+//! `--only-engine` makes engine passes only, one unless `--runs` is given,
+//! for valgrind or `perf record`).
 //!
 //! What each printed number measures:
 //!
@@ -116,13 +117,29 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
 
-    // `--only-engine`: one pass of the engine and nothing else, for
-    // instruction counting under valgrind.
+    // `--only-engine`: engine passes and nothing else (one unless `--runs`
+    // says more), for instruction counting under valgrind or a profiler.
     if std::env::args().any(|a| a == "--only-engine") {
-        let mut e = Engine::new(workload::config_for(orders)).expect("valid config");
         let prefetch = !std::env::args().any(|a| a == "--no-prefetch");
-        let events = replay(&mut e, &inputs, prefetch);
-        println!("{} inputs, {events} events", inputs.len());
+        let passes = if std::env::args().any(|a| a == "--runs") {
+            runs
+        } else {
+            1
+        };
+        for _ in 0..passes {
+            let mut e = Engine::new(workload::config_for(orders)).expect("valid config");
+            let start = Instant::now();
+            let events = replay(&mut e, &inputs, prefetch);
+            let secs = start.elapsed().as_secs_f64();
+            let start = Instant::now();
+            std::hint::black_box(e.state_hash());
+            println!(
+                "{} inputs, {events} events, {:.2} M inputs/s; state hash at the end {:.1} ms",
+                inputs.len(),
+                inputs.len() as f64 / secs / 1e6,
+                start.elapsed().as_secs_f64() * 1e3
+            );
+        }
         return;
     }
 

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 use engine::codec::INPUT_FORMAT_VERSION;
 use engine::sequencer::{InputLog, Sequencer};
-use engine::{Engine, EngineConfig, Event, EventSink, decode_input};
+use engine::{Engine, EngineConfig, Event, EventSink, Input};
 use journal::{Journal, JournalConfig, JournalError, RecoveryReport};
 use tracing::{error, info, warn};
 
@@ -176,32 +176,25 @@ pub fn recover_with(
             .with_context(|| format!("cannot find sequence {} in the journal", seq + 1))?;
     }
     let mut replayed = 0u64;
-    while let Some(frame) = reader.next_frame().context("cannot read the journal")? {
-        if frame.payload_type != PAYLOAD_TYPE_INPUT {
-            bail!(
-                "journal frame {} has payload type {}, not an engine input ({PAYLOAD_TYPE_INPUT})",
-                frame.seq,
-                frame.payload_type
-            );
+    // One input of look-ahead, as the sequencer does: while input n is
+    // applied, the memory input n+1 will read is on its way
+    // (`Engine::prefetch`). An unreadable next frame stops the recovery
+    // before input n is applied rather than after: either way nothing starts.
+    let mut next = read_input(&mut reader)?;
+    while let Some((seq, time_ns, input)) = next.take() {
+        next = read_input(&mut reader)?;
+        if let Some((_, _, following)) = &next {
+            engine.prefetch(following);
         }
-        if frame.format_version != INPUT_FORMAT_VERSION {
-            bail!(
-                "journal frame {} has input format version {}; this build reads version {INPUT_FORMAT_VERSION}",
-                frame.seq,
-                frame.format_version
-            );
-        }
-        let input = decode_input(frame.payload)
-            .with_context(|| format!("journal frame {} is not a valid input", frame.seq))?;
-        engine::sequencer::check_checkpoint(&engine, frame.seq, &input)?;
+        engine::sequencer::check_checkpoint(&engine, seq, &input)?;
         let mut sink = Observe {
-            seq: frame.seq,
-            time_ns: frame.time_ns,
+            seq,
+            time_ns,
             observer: &mut *observer,
         };
-        engine.apply(frame.seq, frame.time_ns, &input, &mut sink);
+        engine.apply(seq, time_ns, &input, &mut sink);
         replayed += 1;
-        last_time_ns = frame.time_ns;
+        last_time_ns = time_ns;
     }
     if from_snapshot.unwrap_or(0) + replayed != journal.last_seq() {
         bail!(
@@ -220,6 +213,19 @@ pub fn recover_with(
         last_time_ns,
         elapsed: started.elapsed(),
     })
+}
+
+/// The journal's next input with its sequence number and time, checked as
+/// an engine input of this build's format (the incident tools' check).
+fn read_input(reader: &mut journal::Reader) -> Result<Option<(u64, u64, Input)>> {
+    match reader.next_frame().context("cannot read the journal")? {
+        Some(frame) => Ok(Some((
+            frame.seq,
+            frame.time_ns,
+            crate::incident::source::decode(&frame)?,
+        ))),
+        None => Ok(None),
+    }
 }
 
 /// Shows replayed events to an observer with their input's seq and time.

@@ -54,8 +54,9 @@
 //! are rebuilt, so that equal states encode to equal bytes.
 
 use std::collections::BTreeMap;
+use xxhash_rust::xxh3::Xxh3;
 
-use crate::book::NIL;
+use crate::book::{Level, NIL};
 use crate::config::EngineConfig;
 use crate::engine::{Engine, Order, Place};
 use crate::event::{OrdStatus, Reason};
@@ -91,9 +92,24 @@ pub struct DecodeError {
     pub problem: &'static str,
 }
 
-struct Writer<'a>(&'a mut Vec<u8>);
+/// Appends encodings to a buffer; with a hasher, the buffer is a window
+/// that [`Writer::spill`] empties into it (the state hash is then computed
+/// without the whole state ever being in memory at once).
+struct Writer<'a>(&'a mut Vec<u8>, Option<&'a mut Xxh3>);
+
+/// How much a hashing [`Writer`] buffers before feeding its hasher.
+const SPILL_BYTES: usize = 64 << 10;
 
 impl Writer<'_> {
+    /// With a hasher, hashes what is buffered once it is large enough.
+    fn spill(&mut self) {
+        if let Some(h) = self.1.as_deref_mut()
+            && self.0.len() >= SPILL_BYTES
+        {
+            h.update(self.0);
+            self.0.clear();
+        }
+    }
     fn u8(&mut self, v: u8) {
         self.0.push(v);
     }
@@ -107,9 +123,6 @@ impl Writer<'_> {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
     fn i64(&mut self, v: i64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn i128(&mut self, v: i128) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
     fn cl_ord_id(&mut self, id: &ClOrdId) {
@@ -132,6 +145,42 @@ impl Writer<'_> {
         if let Some(v) = v {
             self.i64(v);
         }
+    }
+}
+
+/// An order record's fixed part, built on the stack (see `write_order`).
+struct Fixed {
+    buf: [u8; ORDER_FIXED_MAX],
+    len: usize,
+}
+
+/// The largest fixed part of an order record: ids, codes, flags, two
+/// prices, six quantities, an expiry, the notional and the ClOrdID.
+const ORDER_FIXED_MAX: usize = 8 + 4 + 4 + 5 + 1 + 2 * 8 + 6 * 8 + 8 + 16 + 1 + CL_ORD_ID_LEN_MAX;
+
+impl Default for Fixed {
+    fn default() -> Self {
+        Fixed {
+            buf: [0; ORDER_FIXED_MAX],
+            len: 0,
+        }
+    }
+}
+
+impl Fixed {
+    #[inline(always)]
+    fn put<const N: usize>(&mut self, bytes: [u8; N]) {
+        self.slice(&bytes);
+    }
+
+    #[inline(always)]
+    fn slice(&mut self, bytes: &[u8]) {
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
     }
 }
 
@@ -417,7 +466,7 @@ fn decode_admin(r: &mut Reader<'_>) -> Res<AdminAction> {
 
 /// Appends the encoding of `input` to `out`.
 pub fn encode_input(input: &Input, out: &mut Vec<u8>) {
-    let mut w = Writer(out);
+    let mut w = Writer(out, None);
     match input {
         Input::NewOrder(o) => {
             w.u8(IN_NEW);
@@ -697,12 +746,64 @@ pub fn state_hash_of(encoded_state: &[u8]) -> u64 {
 
 /// Appends the canonical encoding of the engine's state to `out`.
 pub(crate) fn encode_state(e: &Engine, out: &mut Vec<u8>) {
-    let mut w = Writer(out);
+    write_state(&mut Writer(out, None), e);
+}
+
+/// [`state_hash_of`] the state's encoding, computed as it is written, through
+/// a 64 KiB window: a checkpoint on a large day neither allocates nor faults
+/// in a copy of the whole state.
+pub(crate) fn hash_state(e: &Engine) -> u64 {
+    let mut window = Vec::with_capacity(2 * SPILL_BYTES);
+    let mut hasher = Xxh3::new();
+    write_state(&mut Writer(&mut window, Some(&mut hasher)), e);
+    hasher.update(&window);
+    hasher.digest()
+}
+
+/// How many records ahead the state's writer prefetches (see `prefetch.rs`):
+/// the orders it writes in id order lie at random in the live slab, and each
+/// order's ClOrdID entry at random in the index.
+const AHEAD: usize = 16;
+
+/// How many price levels' queues are walked at once.
+const QUEUE_WALKERS: usize = 8;
+
+/// The order ids of each level's queue, front to back, into `queues`. A
+/// queue is a linked list through the live slab, each step a likely cache
+/// miss that the next step waits for; walking several queues in turn, each
+/// step prefetching that queue's next order, keeps that many misses in
+/// flight instead of one.
+fn walk_queues(e: &Engine, levels: &[&Level], queues: &mut [Vec<u64>]) {
+    let mut at = [NIL; QUEUE_WALKERS];
+    for ((cursor, level), ids) in at.iter_mut().zip(levels).zip(queues.iter_mut()) {
+        *cursor = level.head;
+        ids.clear();
+    }
+    let mut walking = levels.len();
+    while walking > 0 {
+        walking = 0;
+        for (cursor, ids) in at.iter_mut().zip(queues.iter_mut()) {
+            if *cursor == NIL {
+                continue;
+            }
+            let o = e.store.live(*cursor);
+            ids.push(o.id.0);
+            *cursor = o.next;
+            if o.next != NIL {
+                e.store.prefetch_live(o.next);
+                walking += 1;
+            }
+        }
+    }
+}
+
+fn write_state(w: &mut Writer<'_>, e: &Engine) {
     w.0.extend_from_slice(&STATE_MAGIC);
     w.u16(STATE_FORMAT_VERSION);
     w.u64(e.next_order_id);
     w.u64(e.next_trade_id);
     let id_of = |slot: u32| e.store.live(slot).id.0;
+    let mut queues = vec![Vec::new(); QUEUE_WALKERS];
 
     let mut insts: Vec<usize> = (0..e.instruments.len()).collect();
     insts.sort_unstable_by_key(|&i| e.instruments[i].spec.id);
@@ -720,13 +821,16 @@ pub(crate) fn encode_state(e: &Engine, out: &mut Vec<u8>) {
         for side in [Side::Buy, Side::Sell] {
             let book = inst.book(side);
             w.u32(book.len() as u32);
-            for level in book.levels_best_first() {
-                w.i64(level.price_ticks);
-                w.u32(level.order_count);
-                let mut s = level.head;
-                while s != NIL {
-                    w.u64(id_of(s));
-                    s = e.store.live(s).next;
+            let levels: Vec<&Level> = book.levels_best_first().collect();
+            for group in levels.chunks(QUEUE_WALKERS) {
+                walk_queues(e, group, &mut queues);
+                for (level, ids) in group.iter().zip(&queues) {
+                    w.i64(level.price_ticks);
+                    w.u32(level.order_count);
+                    for &id in ids {
+                        w.u64(id);
+                    }
+                    w.spill();
                 }
             }
         }
@@ -750,20 +854,39 @@ pub(crate) fn encode_state(e: &Engine, out: &mut Vec<u8>) {
 
     // Live orders by id, then finished orders in the order they finished
     // (the order they are forgotten in: part of the state).
-    let mut live: Vec<&Order> = e.store.live_orders().map(|(_, o)| o).collect();
-    live.sort_unstable_by_key(|o| o.id);
+    // Each record's memory is asked for AHEAD records before it is written
+    // (for a live order, its slot twice as far ahead: the slot must be in
+    // the cache before its ClOrdID entry's number can be read).
+    let mut live: Vec<(OrderId, u32)> = e.store.live_orders().map(|(s, o)| (o.id, s)).collect();
+    live.sort_unstable();
     let mut older = Vec::new();
     w.u32(live.len() as u32);
-    for o in live {
-        write_order(&mut w, e, o, &mut older);
+    let mut far = live.iter().skip(2 * AHEAD);
+    let mut near = live.iter().skip(AHEAD);
+    for &(_, slot) in &live {
+        if let Some(&(_, s)) = far.next() {
+            e.store.prefetch_live(s);
+        }
+        if let Some(&(_, s)) = near.next() {
+            e.cl_index.prefetch_entry(e.store.live(s).cl_entry);
+        }
+        write_order(w, e, e.store.live(slot), &mut older);
     }
-    w.u32(e.store.done_orders().count() as u32);
+    w.u32(e.store.done_len() as u32);
+    let mut far = e.store.done_orders().skip(2 * AHEAD);
+    let mut near = e.store.done_orders().skip(AHEAD);
     for d in e.store.done_orders() {
+        if let Some(f) = far.next() {
+            crate::prefetch::prefetch_all(f);
+        }
+        if let Some(n) = near.next() {
+            e.cl_index.prefetch_entry(n.cl_entry);
+        }
         let o = d.into_order(
             e.cl_index.entry(d.cl_entry).cl_ord_id,
             e.instruments[d.inst as usize].spec.id,
         );
-        write_order(&mut w, e, &o, &mut older);
+        write_order(w, e, &o, &mut older);
     }
 
     let mut killed: Vec<u32> = e
@@ -810,33 +933,48 @@ pub(crate) fn encode_state(e: &Engine, out: &mut Vec<u8>) {
 
 fn write_order(w: &mut Writer<'_>, e: &Engine, o: &Order, older: &mut Vec<ClOrdId>) {
     debug_assert!(o.place != Place::Incoming, "state encoded inside apply");
-    w.u64(o.id.0);
-    w.u32(o.participant.0);
-    w.u32(o.instrument.0);
-    w.u8(o.side as u8);
-    w.u8(o.ord_type as u8);
-    w.u8(o.tif as u8);
-    w.u8(place_code(o.place));
-    w.u8(status_code(o.status));
+    // The fixed part is assembled on the stack and appended at once: a
+    // checkpoint writes every order finished today, millions on a busy day.
+    let mut f = Fixed::default();
+    f.put(o.id.0.to_le_bytes());
+    f.put(o.participant.0.to_le_bytes());
+    f.put(o.instrument.0.to_le_bytes());
+    f.put([
+        o.side as u8,
+        o.ord_type as u8,
+        o.tif as u8,
+        place_code(o.place),
+        status_code(o.status),
+    ]);
     let flags = u8::from(o.post_only)
         | u8::from(o.triggered) << 1
         | u8::from(o.price_ticks.is_some()) << 2
         | u8::from(o.stop_price_ticks.is_some()) << 3
         | u8::from(o.expire_time_ns.is_some()) << 4;
-    w.u8(flags);
-    w.opt_i64(o.price_ticks);
-    w.opt_i64(o.stop_price_ticks);
-    w.u64(o.qty_lots);
-    w.u64(o.cum_qty_lots);
-    w.u64(o.leaves_qty_lots);
-    w.u64(o.visible_qty_lots);
-    w.u64(o.display_qty_lots);
-    w.u64(o.min_qty_lots);
-    if let Some(x) = o.expire_time_ns {
-        w.u64(x);
+    f.put([flags]);
+    if let Some(p) = o.price_ticks {
+        f.put(p.to_le_bytes());
     }
-    w.i128(o.cum_notional_tick_lots);
-    w.cl_ord_id(&o.cl_ord_id);
+    if let Some(p) = o.stop_price_ticks {
+        f.put(p.to_le_bytes());
+    }
+    for q in [
+        o.qty_lots,
+        o.cum_qty_lots,
+        o.leaves_qty_lots,
+        o.visible_qty_lots,
+        o.display_qty_lots,
+        o.min_qty_lots,
+    ] {
+        f.put(q.to_le_bytes());
+    }
+    if let Some(x) = o.expire_time_ns {
+        f.put(x.to_le_bytes());
+    }
+    f.put(o.cum_notional_tick_lots.to_le_bytes());
+    f.put([o.cl_ord_id.as_bytes().len() as u8]);
+    f.slice(o.cl_ord_id.as_bytes());
+    w.0.extend_from_slice(f.bytes());
     // The chain starts with the current id; the earlier ones follow it.
     older.clear();
     older.extend(e.cl_index.chain(o.cl_entry).skip(1).map(|c| c.cl_ord_id));
@@ -846,6 +984,7 @@ fn write_order(w: &mut Writer<'_>, e: &Engine, o: &Order, older: &mut Vec<ClOrdI
     }
     write_reason(w, o.reason);
     w.u64(o.done_time_ns);
+    w.spill();
 }
 
 /// Rebuilds an engine from `bytes` written by [`encode_state`] and `config`.

@@ -328,6 +328,11 @@ struct MatchEnd {
 /// the table (a doubling past a million entries is a 25–40 ms pause).
 const CL_ORD_IDS_PER_ORDER: usize = 2;
 
+/// How many finished orders ahead a day's end prefetches what forgetting
+/// each one touches (its ClOrdID entry twice as far ahead, then its table
+/// line).
+const FORGET_AHEAD: usize = 8;
+
 /// The matching engine. See the crate docs for its rules.
 ///
 /// `Clone` copies the whole state (the venue's periodic snapshots copy the
@@ -600,7 +605,7 @@ impl Engine {
     /// is that of the canonical state encoding ([`Engine::snapshot`]).
     #[must_use]
     pub fn state_hash(&self) -> u64 {
-        crate::codec::state_hash_of(&self.snapshot())
+        crate::codec::hash_state(self)
     }
 
     /// The whole state in its canonical, versioned binary encoding (see
@@ -1939,6 +1944,15 @@ impl Engine {
         while let Some(o) = self.store.oldest_done() {
             if next_day_end_ns(o.done_time_ns, day_end) > self.now {
                 break;
+            }
+            // A day's end forgets a day's orders: each forgotten ClOrdID's
+            // entry and table line are asked for ahead (the entries lie at
+            // random, and each table line is where its hash sends it).
+            if let Some(far) = self.store.done_at(2 * FORGET_AHEAD) {
+                self.cl_index.prefetch_entry(far.cl_entry);
+            }
+            if let Some(near) = self.store.done_at(FORGET_AHEAD) {
+                self.cl_index.prefetch_home_of(near.cl_entry);
             }
             let o = self.store.forget_oldest().expect("there is an oldest");
             self.cl_index.remove_chain(o.cl_entry);

@@ -172,7 +172,8 @@
 //!   an expired resting order; between ticks an expired order can still be
 //!   cancelled or replaced.
 
-// One `unsafe` block, the prefetch hint in `prefetch.rs` (allowed there alone).
+// Two `unsafe` blocks, each allowed in its own module alone: the prefetch
+// hint in `prefetch.rs` and the huge-page advice in `hugepage.rs`.
 #![deny(unsafe_code)]
 
 mod book;
@@ -182,6 +183,7 @@ pub mod config;
 mod controls;
 mod engine;
 pub mod event;
+mod hugepage;
 pub mod input;
 pub mod metrics;
 mod prefetch;

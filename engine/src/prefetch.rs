@@ -1,4 +1,5 @@
-//! A cache prefetch hint, the engine's only `unsafe`.
+//! A cache prefetch hint, one of the engine's two `unsafe` blocks (the other is
+//! the huge-page advice in `hugepage.rs`).
 //!
 //! The engine's misses are mostly its first touch of an input's ClOrdID
 //! table slot: random, in a table of several megabytes. The caller knows the
@@ -10,18 +11,40 @@
 
 /// Asks the CPU to bring the cache line holding `*r` into L1.
 #[inline(always)]
-#[allow(unsafe_code)]
 pub(crate) fn prefetch_read<T>(r: &T) {
+    prefetch_bytes(r, 1);
+}
+
+/// Asks the CPU to bring every cache line of `*r` into L1.
+#[inline(always)]
+pub(crate) fn prefetch_all<T>(r: &T) {
+    prefetch_bytes(r, size_of::<T>().max(1));
+}
+
+/// Prefetches the lines holding the first `len` bytes of `*r`
+/// (`len <= size_of::<T>()`, or 1 for a zero-sized `T`).
+#[inline(always)]
+#[allow(unsafe_code)]
+fn prefetch_bytes<T>(r: &T, len: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         let p = std::ptr::from_ref(r).cast::<i8>();
         debug_assert!(!p.is_null());
-        // SAFETY: `_mm_prefetch` reads no memory architecturally and cannot
-        // fault, whatever the address; this one is that of a live reference
-        // (checked non-null above). SSE, which provides it, is part of the
-        // x86_64 baseline.
-        unsafe { core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p) }
+        let start = p as usize;
+        let mut line = start & !63;
+        while line < start + len {
+            // SAFETY: `_mm_prefetch` reads no memory architecturally and
+            // cannot fault, whatever the address; these are the lines of a
+            // live reference (checked non-null above). SSE, which provides
+            // it, is part of the x86_64 baseline.
+            unsafe {
+                core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+                    line as *const i8,
+                );
+            }
+            line += 64;
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = r;
+    let _ = (r, len);
 }

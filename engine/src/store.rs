@@ -191,10 +191,13 @@ impl OrderStore {
     /// A store with room for `live` live orders and `per_day` orders a day
     /// (reserved, not touched: pages are committed as they are used).
     pub(crate) fn with_capacity(live: usize, per_day: usize) -> OrderStore {
+        let live = Vec::with_capacity(live);
+        crate::hugepage::advise(&live);
         OrderStore {
-            live: Vec::with_capacity(live),
+            live,
             loc_recent: VecDeque::with_capacity(per_day),
             loc_base: 1,
+            done: Chunked::for_expected(per_day),
             ..OrderStore::default()
         }
     }
@@ -358,6 +361,24 @@ impl OrderStore {
     /// Finished orders, in finishing order.
     pub(crate) fn done_orders(&self) -> impl Iterator<Item = &DoneOrder> {
         self.done.iter()
+    }
+
+    /// How many finished orders are kept.
+    pub(crate) fn done_len(&self) -> usize {
+        self.done.len()
+    }
+
+    /// The `i`th oldest finished order kept (0 is the oldest).
+    pub(crate) fn done_at(&self, i: usize) -> Option<&DoneOrder> {
+        self.done.get(i)
+    }
+
+    /// Starts loading the live order in `slot`, all of it (see `prefetch.rs`).
+    #[inline]
+    pub(crate) fn prefetch_live(&self, slot: u32) {
+        if let Some(o) = self.live.get(slot as usize) {
+            crate::prefetch::prefetch_all(o);
+        }
     }
 
     /// Rebuilds the store from a snapshot's orders: live ones in any order,
@@ -529,6 +550,7 @@ impl ClTable {
         // faulted in by the first probe that lands on it: thousands of
         // ~2.5 µs faults at random inputs instead of one sequential pass).
         let mut slots = Vec::with_capacity(n_slots);
+        crate::hugepage::advise(&slots);
         slots.resize(n_slots, 0);
         let old = std::mem::replace(&mut self.slots, slots);
         self.shift = 64 - n_slots.trailing_zeros();
@@ -675,7 +697,7 @@ fn same_id(x: &ClOrdId, y: &ClOrdId) -> bool {
 impl ClOrdIndex {
     pub(crate) fn with_capacity(n: usize) -> ClOrdIndex {
         ClOrdIndex {
-            entries: Chunked::default(),
+            entries: Chunked::for_expected(n),
             free: Vec::new(),
             table: ClTable::with_capacity(n),
         }
@@ -695,6 +717,24 @@ impl ClOrdIndex {
                 e.participant == participant && same_id(&e.cl_ord_id, id)
             })
             .map(|n| &entries[n as usize])
+    }
+
+    /// Starts loading entry `n` (see `prefetch.rs`).
+    #[inline]
+    pub(crate) fn prefetch_entry(&self, n: u32) {
+        if let Some(e) = self.entries.get(n as usize) {
+            crate::prefetch::prefetch_all(e);
+        }
+    }
+
+    /// Starts loading the table line where the probe for entry `n`'s key
+    /// begins; the entry itself should be in the cache already
+    /// ([`ClOrdIndex::prefetch_entry`]).
+    #[inline]
+    pub(crate) fn prefetch_home_of(&self, n: u32) {
+        if let Some(e) = self.entries.get(n as usize) {
+            self.prefetch(e.participant, &e.cl_ord_id);
+        }
     }
 
     /// Starts loading the table line where a probe for (participant, id)

@@ -556,6 +556,54 @@ fn a_copy_is_a_snapshot_of_the_moment_it_was_taken() {
 }
 
 #[test]
+fn the_state_hash_is_that_of_the_snapshot_however_large_the_state() {
+    // `state_hash` hashes the encoding through a 64 KiB window instead of
+    // encoding it whole: it must equal the hash of the whole encoding, for a
+    // state many windows long (resting and finished orders, replaced ones
+    // with their earlier ClOrdIDs).
+    let mut v = Venue::new();
+    for i in 0..3_000u32 {
+        let side = if i % 2 == 0 { Side::Buy } else { Side::Sell };
+        let price = if i % 2 == 0 {
+            95 + i64::from(i % 5)
+        } else {
+            101 + i64::from(i % 5)
+        };
+        v.apply(limit(1 + i % 2, &format!("O{i}"), side, price, 10));
+        if i % 7 == 0 {
+            v.apply(limit(
+                2 - i % 2,
+                &format!("X{i}"),
+                side.opposite(),
+                price,
+                4,
+            ));
+        }
+        if i % 5 == 0 {
+            v.apply(Input::Replace(Replace {
+                participant: ParticipantId(1 + i % 2),
+                cl_ord_id: id(&format!("R{i}")),
+                target: OrderRef::ClOrdId(id(&format!("O{i}"))),
+                qty_lots: 8,
+                price_ticks: Some(price),
+                stop_price_ticks: None,
+            }));
+        }
+    }
+    let snap = v.e.snapshot();
+    assert!(
+        snap.len() > 4 * 64 * 1024,
+        "{} bytes: several windows",
+        snap.len()
+    );
+    assert_eq!(v.e.state_hash(), crate::codec::state_hash_of(&snap));
+    assert_eq!(
+        Engine::restore(cfg(), &snap).unwrap().state_hash(),
+        v.e.state_hash()
+    );
+}
+
+#[test]
 fn snapshot_round_trips_and_bad_bytes_are_errors() {
     let mut v = Venue::new();
     let mut ice = order(1, 1, "ICE", Side::Sell, 100, 25);

@@ -162,10 +162,11 @@ impl Replay {
                     self.seq
                 );
             }
-            if seq < until
-                && let Some(next) = self.peek_next().copied()
-            {
-                self.engine.prefetch(&next);
+            if seq < until {
+                self.peek_next();
+                if let Some(Ok((_, _, next))) = &self.ahead {
+                    self.engine.prefetch(next);
+                }
             }
             if let Input::Checkpoint { state_hash } = input {
                 let actual = self.engine.state_hash();
