@@ -35,7 +35,7 @@ const HUGE_CHUNK_BYTES: usize = 2 * crate::hugepage::HUGE_PAGE;
 /// A deque that only grows at the back and only shrinks at the front.
 #[derive(Debug)]
 pub(crate) struct Chunked<T> {
-    /// Every chunk but the last is full (`CHUNK_LEN` elements); the first
+    /// Every chunk but the last is full (`1 << shift` elements); the first
     /// `head` elements of the first chunk have been popped.
     chunks: Vec<Vec<T>>,
     head: usize,
