@@ -684,16 +684,7 @@ fn status_code(s: OrdStatus) -> u8 {
 }
 
 fn status_from(v: u8) -> Option<OrdStatus> {
-    [
-        OrdStatus::New,
-        OrdStatus::PartiallyFilled,
-        OrdStatus::Filled,
-        OrdStatus::Canceled,
-        OrdStatus::Expired,
-        OrdStatus::Rejected,
-    ]
-    .into_iter()
-    .find(|s| *s as u8 == v)
+    OrdStatus::ALL.into_iter().find(|s| *s as u8 == v)
 }
 
 fn write_reason(w: &mut Writer<'_>, r: Reason) {

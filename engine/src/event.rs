@@ -58,6 +58,16 @@ pub enum OrdStatus {
 }
 
 impl OrdStatus {
+    /// Every status, in code order.
+    pub const ALL: [OrdStatus; 6] = [
+        OrdStatus::New,
+        OrdStatus::PartiallyFilled,
+        OrdStatus::Filled,
+        OrdStatus::Canceled,
+        OrdStatus::Expired,
+        OrdStatus::Rejected,
+    ];
+
     /// Whether the order can still trade.
     #[must_use]
     pub fn is_live(self) -> bool {

@@ -213,15 +213,8 @@ fn exec_type(c: u8) -> Option<ExecType> {
 
 /// OrdStatus(39) read back (anything unknown as rejected).
 fn ord_status(c: u8) -> OrdStatus {
-    const ALL: [OrdStatus; 6] = [
-        OrdStatus::New,
-        OrdStatus::PartiallyFilled,
-        OrdStatus::Filled,
-        OrdStatus::Canceled,
-        OrdStatus::Expired,
-        OrdStatus::Rejected,
-    ];
-    ALL.into_iter()
+    OrdStatus::ALL
+        .into_iter()
         .find(|s| ord_status_char(*s) == c)
         .unwrap_or(OrdStatus::Rejected)
 }
