@@ -186,7 +186,7 @@ pub fn recover_with(
         if let Some((_, _, following)) = &next {
             engine.prefetch(following);
         }
-        engine::sequencer::check_checkpoint(&engine, seq, &input)?;
+        engine::sequencer::check_checkpoint(&mut engine, seq, &input)?;
         let mut sink = Observe {
             seq,
             time_ns,

@@ -10,7 +10,7 @@
 //!      8     2  file format version (1), little-endian
 //!     10     8  sequence number of the last input applied
 //!     18     8  that input's time, ns since the Unix epoch
-//!     26     8  the engine's state_hash() at that point
+//!     26     8  the hash of the body: the engine's encoding_hash() at that point
 //!     34     8  body length in bytes
 //!     42     n  body: Engine::snapshot() (its own versioned encoding)
 //!   42+n     4  CRC32C of every byte before it
@@ -166,7 +166,8 @@ pub struct SnapshotHeader {
     pub seq: u64,
     /// That input's time.
     pub time_ns: u64,
-    /// The engine's state hash at that point.
+    /// The engine's [`Engine::encoding_hash`] at that point (the xxh3 of
+    /// the body).
     pub state_hash: u64,
 }
 
@@ -225,8 +226,8 @@ fn check<'a>(path: &Path, bytes: &'a [u8]) -> Result<(u64, u64, u64, &'a [u8])> 
 fn load_one(path: &Path, config: &EngineConfig) -> Result<LoadedSnapshot> {
     let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let (seq, time_ns, hash, body) = check(path, &bytes)?;
-    // The state hash is xxh3 of the canonical encoding, which the body is:
-    // checking it here avoids encoding the restored engine again.
+    // The header's hash is xxh3 of the canonical encoding, which the body
+    // is: checking it here avoids encoding the restored engine again.
     if engine::codec::state_hash_of(body) != hash {
         bail!(
             "{} has a body whose state hash does not match its header",

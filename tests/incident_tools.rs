@@ -21,8 +21,8 @@ use std::process::{Command, Output};
 
 use engine::sequencer::{Output as SeqOutput, Sequencer, SequencerConfig};
 use engine::{
-    Cancel, ClOrdId, Engine, Event, Input, InstrumentId, MassCancel, NewOrder, OrdType, OrderId,
-    OrderRef, OrderStatusRequest, ParticipantId, Replace, Side, TimeInForce,
+    Cancel, ClOrdId, Engine, Event, HashScheme, Input, InstrumentId, MassCancel, NewOrder, OrdType,
+    OrderId, OrderRef, OrderStatusRequest, ParticipantId, Replace, Side, TimeInForce,
 };
 use journal::{Durability, Journal, JournalConfig};
 use rand::rngs::StdRng;
@@ -601,44 +601,59 @@ fn verify_catches_a_divergent_replay() {
     let dir = tmp.path().join("journal");
     let mut j = Journal::open(&dir, journal_config()).expect("journal");
     let mut buf = Vec::new();
-    let mut append = |j: &mut Journal, time: u64, input: &Input| {
+    let mut append_as = |j: &mut Journal, version: u16, time: u64, input: &Input| {
         buf.clear();
         engine::encode_input(input, &mut buf);
-        j.append(
-            venue::runtime::PAYLOAD_TYPE_INPUT,
-            engine::codec::INPUT_FORMAT_VERSION,
-            time,
-            &buf,
-        )
-        .expect("append")
+        j.append(venue::runtime::PAYLOAD_TYPE_INPUT, version, time, &buf)
+            .expect("append")
     };
+    let v = engine::codec::INPUT_FORMAT_VERSION;
     let config = common::example_config_for_tests();
     let mut engine = Engine::new(config.engine.clone()).expect("engine");
     let inputs = script();
-    let mut good_hash = 0;
     for (i, input) in inputs.iter().take(5).enumerate() {
-        let seq = append(&mut j, T0 + i as u64, input);
+        let seq = append_as(&mut j, v, T0 + i as u64, input);
         engine.apply(seq, T0 + i as u64, input, &mut Vec::new());
-        good_hash = engine.state_hash();
     }
-    // A checkpoint that matches, then one that does not.
-    append(
+    // Checkpoints that match: one of the whole encoding's hash, in a frame
+    // of input format 1 (as a journal written before format 2 has them),
+    // and one of the folded state hash; then one that does not match.
+    append_as(
         &mut j,
-        T0 + 10,
+        1,
+        T0 + 9,
         &Input::Checkpoint {
-            state_hash: good_hash,
+            state_hash: engine.encoding_hash(),
+            scheme: HashScheme::Encoding,
         },
     );
-    append(&mut j, T0 + 11, &inputs[5]);
-    let bad = append(&mut j, T0 + 12, &Input::Checkpoint { state_hash: 0xbad });
-    append(&mut j, T0 + 13, &inputs[6]);
+    append_as(
+        &mut j,
+        v,
+        T0 + 10,
+        &Input::Checkpoint {
+            state_hash: engine.state_hash(),
+            scheme: HashScheme::Folded,
+        },
+    );
+    append_as(&mut j, v, T0 + 11, &inputs[5]);
+    let bad = append_as(
+        &mut j,
+        v,
+        T0 + 12,
+        &Input::Checkpoint {
+            state_hash: 0xbad,
+            scheme: HashScheme::Folded,
+        },
+    );
+    append_as(&mut j, v, T0 + 13, &inputs[6]);
     j.close().expect("close");
 
     let paths = JournalPaths::resolve(&dir).expect("a journal directory");
     let report = verify(&paths, &config.engine).expect("verifies");
     assert!(!report.ok());
     assert_eq!(report.frames.problem, None);
-    assert_eq!(report.checkpoints, 1);
+    assert_eq!(report.checkpoints, 2);
     let d = report.divergence.expect("a divergence");
     assert_eq!((d.seq, d.time_ns, d.expected), (bad, T0 + 12, 0xbad));
 

@@ -8,7 +8,8 @@
 //! # Input, format version [`INPUT_FORMAT_VERSION`]
 //! ```text
 //! u8 tag: 1 NewOrder, 2 Cancel, 3 Replace, 4 MassCancel, 5 OrderStatus, 6 ClockTick,
-//!         7 Checkpoint, 8 MassStatus, 9 Admin
+//!         7 Checkpoint (encoding hash), 8 MassStatus, 9 Admin,
+//!         10 Checkpoint (folded hash; format 2)
 //! NewOrder:    u32 participant, u32 instrument, ClOrdId, u8 side, u8 ord_type,
 //!              u8 tif, u8 flags (1 price, 2 stop price, 4 post-only, 8 expire),
 //!              [i64 price], [i64 stop price], u64 qty, u64 display qty,
@@ -20,7 +21,8 @@
 //!              4 time in force), [u32 instrument], [u8 side], [u8 tif]
 //! OrderStatus: u32 participant, OrderRef
 //! ClockTick:   nothing
-//! Checkpoint:  u64 state hash (tag 7)
+//! Checkpoint:  u64 state hash (tag 7: `Engine::encoding_hash`, tag 10:
+//!              `Engine::state_hash`)
 //! MassStatus:  u32 participant, u8 flags (1 instrument, 2 side),
 //!              [u32 instrument], [u8 side]
 //! Admin:       u8 action (tag 9), then by action:
@@ -52,6 +54,10 @@
 //! order record carries its ClOrdIDs, current first, then the earlier ones
 //! oldest first. Slab slots and hash tables are not written: they
 //! are rebuilt, so that equal states encode to equal bytes.
+//!
+//! [`crate::Engine::state_hash`] hashes the same stream, except that the
+//! finished orders' records are replaced by their count (u32) and the xxh3
+//! (u64) of those records' encoding.
 
 use std::collections::BTreeMap;
 use xxhash_rust::xxh3::Xxh3;
@@ -61,7 +67,7 @@ use crate::config::EngineConfig;
 use crate::engine::{Engine, Order, Place};
 use crate::event::{OrdStatus, Reason};
 use crate::input::{
-    AdminAction, Cancel, Input, MassCancel, MassStatusRequest, NewOrder, OrderRef,
+    AdminAction, Cancel, HashScheme, Input, MassCancel, MassStatusRequest, NewOrder, OrderRef,
     OrderStatusRequest, Replace,
 };
 use crate::reason::{CancelReason, RejectReason};
@@ -72,7 +78,12 @@ use crate::types::{
 };
 
 /// Version of the input encoding; the journal stores it in each frame header.
-pub const INPUT_FORMAT_VERSION: u16 = 1;
+/// Version 2 added the folded-hash checkpoint (tag 10); otherwise it is
+/// version 1, which this build still reads.
+pub const INPUT_FORMAT_VERSION: u16 = 2;
+
+/// The oldest input format version [`decode_input`] reads.
+pub const INPUT_FORMAT_VERSION_OLDEST: u16 = 1;
 
 /// Version of the state encoding, written after the magic.
 pub const STATE_FORMAT_VERSION: u16 = 3;
@@ -340,6 +351,7 @@ const IN_TICK: u8 = 6;
 const IN_CHECKPOINT: u8 = 7;
 const IN_MASS_STATUS: u8 = 8;
 const IN_ADMIN: u8 = 9;
+const IN_CHECKPOINT_FOLDED: u8 = 10;
 
 const ADMIN_PHASE: u8 = 1;
 const ADMIN_KILL: u8 = 2;
@@ -540,8 +552,11 @@ pub fn encode_input(input: &Input, out: &mut Vec<u8>) {
             }
         }
         Input::ClockTick => w.u8(IN_TICK),
-        Input::Checkpoint { state_hash } => {
-            w.u8(IN_CHECKPOINT);
+        Input::Checkpoint { state_hash, scheme } => {
+            w.u8(match scheme {
+                HashScheme::Encoding => IN_CHECKPOINT,
+                HashScheme::Folded => IN_CHECKPOINT_FOLDED,
+            });
             w.u64(*state_hash);
         }
         Input::Admin(a) => encode_admin(&mut w, a),
@@ -660,6 +675,11 @@ pub fn decode_input(bytes: &[u8]) -> Result<Input, DecodeError> {
         IN_TICK => Input::ClockTick,
         IN_CHECKPOINT => Input::Checkpoint {
             state_hash: r.u64()?,
+            scheme: HashScheme::Encoding,
+        },
+        IN_CHECKPOINT_FOLDED => Input::Checkpoint {
+            state_hash: r.u64()?,
+            scheme: HashScheme::Folded,
         },
         IN_ADMIN => Input::Admin(decode_admin(&mut r)?),
         _ => return r.err("unknown input tag"),
@@ -737,7 +757,7 @@ pub fn state_hash_of(encoded_state: &[u8]) -> u64 {
 
 /// Appends the canonical encoding of the engine's state to `out`.
 pub(crate) fn encode_state(e: &Engine, out: &mut Vec<u8>) {
-    write_state(&mut Writer(out, None), e);
+    write_state(&mut Writer(out, None), e, Finished::Records);
 }
 
 /// [`state_hash_of`] the state's encoding, computed as it is written, through
@@ -746,9 +766,54 @@ pub(crate) fn encode_state(e: &Engine, out: &mut Vec<u8>) {
 pub(crate) fn hash_state(e: &Engine) -> u64 {
     let mut window = Vec::with_capacity(2 * SPILL_BYTES);
     let mut hasher = Xxh3::new();
-    write_state(&mut Writer(&mut window, Some(&mut hasher)), e);
+    write_state(
+        &mut Writer(&mut window, Some(&mut hasher)),
+        e,
+        Finished::Records,
+    );
     hasher.update(&window);
     hasher.digest()
+}
+
+/// [`crate::Engine::state_hash`]: the stream [`hash_state`] hashes, with
+/// the finished orders' records replaced by their count and the xxh3 of
+/// their encoding (carried forward in the engine's digest over the folded
+/// ones, computed here over the rest).
+pub(crate) fn hash_state_folded(e: &Engine) -> u64 {
+    let digest = &e.finished_digest;
+    let len = e.store.done_len();
+    let mut finished = digest.hasher.clone();
+    fold_finished(e, digest.folded.min(len)..len, &mut finished);
+    let mut window = Vec::with_capacity(2 * SPILL_BYTES);
+    let mut hasher = Xxh3::new();
+    write_state(
+        &mut Writer(&mut window, Some(&mut hasher)),
+        e,
+        Finished::Digest(finished.digest()),
+    );
+    hasher.update(&window);
+    hasher.digest()
+}
+
+/// Feeds `hasher` the encoding of the finished queue's records at `range`,
+/// as [`encode_state`] writes them.
+pub(crate) fn fold_finished(e: &Engine, range: std::ops::Range<usize>, hasher: &mut Xxh3) {
+    let mut window = Vec::with_capacity(2 * SPILL_BYTES);
+    let mut w = Writer(&mut window, Some(hasher));
+    write_finished(&mut w, e, range);
+    let Writer(window, Some(hasher)) = w else {
+        unreachable!("a hashing writer")
+    };
+    hasher.update(window);
+}
+
+/// How [`write_state`] writes the finished orders.
+#[derive(Clone, Copy)]
+enum Finished {
+    /// Every record (the encoding).
+    Records,
+    /// Their count and the xxh3 of their records (the folded state hash).
+    Digest(u64),
 }
 
 /// How many records ahead the state's writer prefetches (see `prefetch.rs`):
@@ -788,7 +853,7 @@ fn walk_queues(e: &Engine, levels: &[&Level], queues: &mut [Vec<u64>]) {
     }
 }
 
-fn write_state(w: &mut Writer<'_>, e: &Engine) {
+fn write_state(w: &mut Writer<'_>, e: &Engine, finished: Finished) {
     w.0.extend_from_slice(&STATE_MAGIC);
     w.u16(STATE_FORMAT_VERSION);
     w.u64(e.next_order_id);
@@ -864,20 +929,9 @@ fn write_state(w: &mut Writer<'_>, e: &Engine) {
         write_order(w, e, e.store.live(slot), &mut older);
     }
     w.u32(e.store.done_len() as u32);
-    let mut far = e.store.done_orders().skip(2 * AHEAD);
-    let mut near = e.store.done_orders().skip(AHEAD);
-    for d in e.store.done_orders() {
-        if let Some(f) = far.next() {
-            crate::prefetch::prefetch_all(f);
-        }
-        if let Some(n) = near.next() {
-            e.cl_index.prefetch_entry(n.cl_entry);
-        }
-        let o = d.into_order(
-            e.cl_index.entry(d.cl_entry).cl_ord_id,
-            e.instruments[d.inst as usize].spec.id,
-        );
-        write_order(w, e, &o, &mut older);
+    match finished {
+        Finished::Records => write_finished(w, e, 0..e.store.done_len()),
+        Finished::Digest(digest) => w.u64(digest),
     }
 
     let mut killed: Vec<u32> = e
@@ -919,6 +973,31 @@ fn write_state(w: &mut Writer<'_>, e: &Engine) {
         w.u32(p);
         w.u32(r);
         w.u32(b);
+    }
+}
+
+/// The finished queue's records at `range`, in queue order. Each record and
+/// its ClOrdID entry are asked for ahead (the records lie in order, the
+/// entries at random).
+fn write_finished(w: &mut Writer<'_>, e: &Engine, range: std::ops::Range<usize>) {
+    let mut older = Vec::new();
+    for i in range.clone() {
+        if i + 2 * AHEAD < range.end
+            && let Some(f) = e.store.done_at(i + 2 * AHEAD)
+        {
+            crate::prefetch::prefetch_all(f);
+        }
+        if i + AHEAD < range.end
+            && let Some(n) = e.store.done_at(i + AHEAD)
+        {
+            e.cl_index.prefetch_entry(n.cl_entry);
+        }
+        let Some(d) = e.store.done_at(i) else { break };
+        let o = d.into_order(
+            e.cl_index.entry(d.cl_entry).cl_ord_id,
+            e.instruments[d.inst as usize].spec.id,
+        );
+        write_order(w, e, &o, &mut older);
     }
 }
 

@@ -19,7 +19,8 @@ use crate::event::{
     MassCancelReport, OrdStatus, Reason, TradePrint,
 };
 use crate::input::{
-    Cancel, Input, MassCancel, MassStatusRequest, NewOrder, OrderRef, OrderStatusRequest, Replace,
+    Cancel, HashScheme, Input, MassCancel, MassStatusRequest, NewOrder, OrderRef,
+    OrderStatusRequest, Replace,
 };
 use crate::reason::{CancelReason, RejectReason};
 use crate::store::{ClOrdIndex, DONE, Loc, OrderStore, Vacant};
@@ -365,6 +366,9 @@ pub struct Engine {
     pub(crate) expiries: BTreeMap<(TimeNs, OrderId), u32>,
     pub(crate) next_order_id: u64,
     pub(crate) next_trade_id: u64,
+    /// The finished orders' part of [`Engine::state_hash`], kept as it goes
+    /// (a cache of a function of the state, not state itself).
+    pub(crate) finished_digest: FinishedDigest,
     // Per-input context and scratch; not state.
     seq: u64,
     pub(crate) now: TimeNs,
@@ -374,6 +378,36 @@ pub struct Engine {
     /// Slots of orders finished during this input, moved to the finished
     /// queue once the input's events are out.
     to_retire: Vec<u32>,
+}
+
+/// The finished orders' part of [`Engine::state_hash`]: the xxh3 state
+/// after the encoding of the first `folded` records of the finished queue,
+/// in queue order. Finished orders never change until a day's end forgets
+/// them, oldest first; so a checkpoint hashes only the orders finished
+/// since the last fold ([`Engine::fold_finished`]; the sequencer also folds
+/// a few at a time when it is idle), and a day's end folds again what it
+/// kept.
+#[derive(Clone)]
+pub(crate) struct FinishedDigest {
+    pub(crate) hasher: xxhash_rust::xxh3::Xxh3,
+    pub(crate) folded: usize,
+}
+
+impl Default for FinishedDigest {
+    fn default() -> Self {
+        FinishedDigest {
+            hasher: xxhash_rust::xxh3::Xxh3::new(),
+            folded: 0,
+        }
+    }
+}
+
+impl std::fmt::Debug for FinishedDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FinishedDigest")
+            .field("folded", &self.folded)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Clone for Engine {
@@ -393,6 +427,7 @@ impl Clone for Engine {
             expiries: BTreeMap::new(),
             next_order_id: 0,
             next_trade_id: 0,
+            finished_digest: FinishedDigest::default(),
             seq: 0,
             now: 0,
             exec_idx: 0,
@@ -422,6 +457,7 @@ impl Clone for Engine {
             expiries,
             next_order_id,
             next_trade_id,
+            finished_digest,
             seq,
             now,
             exec_idx,
@@ -443,6 +479,7 @@ impl Clone for Engine {
         self.expiries.clone_from(expiries);
         self.next_order_id = *next_order_id;
         self.next_trade_id = *next_trade_id;
+        self.finished_digest.clone_from(finished_digest);
         self.seq = *seq;
         self.now = *now;
         self.exec_idx = *exec_idx;
@@ -527,6 +564,7 @@ impl Engine {
             expiries: BTreeMap::new(),
             next_order_id: 1,
             next_trade_id: 1,
+            finished_digest: FinishedDigest::default(),
             seq: 0,
             now: 0,
             exec_idx: 0,
@@ -601,11 +639,59 @@ impl Engine {
     }
 
     /// A deterministic hash of the whole state: books, orders (live and
-    /// finished today), ClOrdIDs, counters. Equal states hash equal; the hash
-    /// is that of the canonical state encoding ([`Engine::snapshot`]).
+    /// finished today), ClOrdIDs, counters, controls. Equal states hash
+    /// equal. It is the hash of the canonical state encoding
+    /// ([`Engine::snapshot`]) with the finished orders' records replaced by
+    /// their count and the hash of their encoding; that hash is carried
+    /// forward as orders finish ([`Engine::fold_finished`]), so the state
+    /// hash costs the live state and the orders finished since the last
+    /// fold, not a whole day's orders. What the sequencer's checkpoints
+    /// carry.
     #[must_use]
     pub fn state_hash(&self) -> u64 {
+        crate::codec::hash_state_folded(self)
+    }
+
+    /// The hash of the whole canonical state encoding: equal to
+    /// [`crate::codec::state_hash_of`] of [`Engine::snapshot`], computed
+    /// without holding the encoding. What a snapshot file records, and what
+    /// checkpoints journaled before input format 2 carry. It costs every
+    /// order finished today.
+    #[must_use]
+    pub fn encoding_hash(&self) -> u64 {
         crate::codec::hash_state(self)
+    }
+
+    /// Carries the finished-order part of [`Engine::state_hash`] forward
+    /// over every order finished since the last fold. Changes no state and
+    /// no hash: only how much the next `state_hash` has to compute.
+    pub fn fold_finished(&mut self) {
+        self.fold_finished_some(usize::MAX);
+    }
+
+    /// As [`Engine::fold_finished`], over at most `max` orders (for a loop
+    /// with a moment to spare); returns how many it folded.
+    pub fn fold_finished_some(&mut self, max: usize) -> usize {
+        let from = self.finished_digest.folded;
+        let to = self.store.done_len().min(from.saturating_add(max));
+        if to > from {
+            let mut hasher = std::mem::take(&mut self.finished_digest).hasher;
+            crate::codec::fold_finished(self, from..to, &mut hasher);
+            self.finished_digest = FinishedDigest { hasher, folded: to };
+        }
+        to - from
+    }
+
+    /// The hash a checkpoint of `scheme` carries for the current state
+    /// (folding finished orders first, for the current scheme).
+    pub fn checkpoint_hash(&mut self, scheme: HashScheme) -> u64 {
+        match scheme {
+            HashScheme::Encoding => self.encoding_hash(),
+            HashScheme::Folded => {
+                self.fold_finished();
+                self.state_hash()
+            }
+        }
     }
 
     /// The whole state in its canonical, versioned binary encoding (see
@@ -680,6 +766,13 @@ impl Engine {
     #[must_use]
     pub fn live_order_count(&self) -> usize {
         self.store.live_count()
+    }
+
+    /// How many finished orders the engine still remembers (those of the
+    /// current trading day, and any the next day end has not forgotten).
+    #[must_use]
+    pub fn finished_order_count(&self) -> usize {
+        self.store.done_len()
     }
 
     // ----- lookups -------------------------------------------------------
@@ -1940,7 +2033,7 @@ impl Engine {
             self.cancel_live(sink, slot, CancelReason::Expired, ClOrdId::EMPTY);
         }
         let day_end = self.config.day_end_ns_of_day;
-        let mut forgot = false;
+        let mut forgot = 0;
         while let Some(o) = self.store.oldest_done() {
             if next_day_end_ns(o.done_time_ns, day_end) > self.now {
                 break;
@@ -1956,10 +2049,22 @@ impl Engine {
             }
             let o = self.store.forget_oldest().expect("there is an oldest");
             self.cl_index.remove_chain(o.cl_entry);
-            forgot = true;
+            forgot += 1;
         }
-        if forgot {
+        if forgot > 0 {
             self.store.compact_locator();
+            self.forget_folded(forgot);
         }
+    }
+
+    /// The finished-order digest after the oldest `forgot` records left the
+    /// queue: nothing folded if they were all the folded ones (a day's end
+    /// forgets the day: the common case), else the rest of the folded
+    /// records folded again (those finished after the day's end and before
+    /// the last fold: few).
+    fn forget_folded(&mut self, forgot: usize) {
+        let kept = self.finished_digest.folded.saturating_sub(forgot);
+        self.finished_digest = FinishedDigest::default();
+        self.fold_finished_some(kept);
     }
 }

@@ -194,15 +194,28 @@ pub enum Input {
     /// Time passes: expire Day and GTD orders whose time has come, and forget
     /// the previous trading day's finished orders. The time is the input's.
     ClockTick,
-    /// A checkpoint: the engine's `state_hash()` just before this input, as
+    /// A checkpoint: the engine's state hash just before this input, as
     /// the sequencer computed it live. Applying it changes nothing; a replay
-    /// compares its own hash at this point and reports a divergence.
+    /// computes the same hash at this point and reports a divergence.
     Checkpoint {
-        /// The live engine's state hash before this input.
+        /// The live engine's hash before this input.
         state_hash: u64,
+        /// Which hash it is.
+        scheme: HashScheme,
     },
     /// An operator's action.
     Admin(AdminAction),
+}
+
+/// Which state hash a [`Input::Checkpoint`] carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HashScheme {
+    /// [`crate::Engine::encoding_hash`]: the hash of the whole state
+    /// encoding. What journals written before input format 2 carry.
+    Encoding,
+    /// [`crate::Engine::state_hash`]: finished orders folded into a sum as
+    /// they finish. What the sequencer writes.
+    Folded,
 }
 
 impl Input {

@@ -148,7 +148,8 @@
 //!
 //! ## Checkpoint
 //! Changes nothing and emits nothing. It carries the live engine's
-//! `state_hash()` before it, for replays to compare.
+//! `state_hash()` before it (or, in journals written before input format 2,
+//! its `encoding_hash()`: see `HashScheme`), for replays to compare.
 //!
 //! ## Clock tick
 //! Live orders (resting or stops) whose expire time is at or before the tick's
@@ -207,7 +208,7 @@ pub use crate::event::{
     TradePrint,
 };
 pub use crate::input::{
-    AdminAction, Cancel, Input, MassCancel, MassStatusRequest, NewOrder, OrderRef,
+    AdminAction, Cancel, HashScheme, Input, MassCancel, MassStatusRequest, NewOrder, OrderRef,
     OrderStatusRequest, Replace,
 };
 pub use crate::reason::{CancelReason, RejectReason};

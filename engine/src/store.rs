@@ -358,11 +358,6 @@ impl OrderStore {
             .filter(|(_, o)| o.is_live())
     }
 
-    /// Finished orders, in finishing order.
-    pub(crate) fn done_orders(&self) -> impl Iterator<Item = &DoneOrder> {
-        self.done.iter()
-    }
-
     /// How many finished orders are kept.
     pub(crate) fn done_len(&self) -> usize {
         self.done.len()

@@ -556,8 +556,8 @@ fn a_copy_is_a_snapshot_of_the_moment_it_was_taken() {
 }
 
 #[test]
-fn the_state_hash_is_that_of_the_snapshot_however_large_the_state() {
-    // `state_hash` hashes the encoding through a 64 KiB window instead of
+fn the_encoding_hash_is_that_of_the_snapshot_however_large_the_state() {
+    // `encoding_hash` hashes the encoding through a 64 KiB window instead of
     // encoding it whole: it must equal the hash of the whole encoding, for a
     // state many windows long (resting and finished orders, replaced ones
     // with their earlier ClOrdIDs).
@@ -596,18 +596,105 @@ fn the_state_hash_is_that_of_the_snapshot_however_large_the_state() {
         "{} bytes: several windows",
         snap.len()
     );
-    assert_eq!(v.e.state_hash(), crate::codec::state_hash_of(&snap));
+    assert_eq!(v.e.encoding_hash(), crate::codec::state_hash_of(&snap));
     // The encoding itself is pinned: these are the length and hash the
     // encoder of state format 3 gave before the hash was streamed (recorded
-    // at commit 2e06ed0). Journals' checkpoints carry such hashes, so a
-    // change here breaks every journal written so far; a deliberate format
-    // change bumps `STATE_FORMAT_VERSION` and records new figures.
+    // at commit 2e06ed0). Journals' checkpoints carry such hashes (input
+    // format 1) and snapshots record them, so a change here breaks every
+    // journal written so far; a deliberate format change bumps
+    // `STATE_FORMAT_VERSION` and records new figures.
     assert_eq!(snap.len(), 419_202);
-    assert_eq!(v.e.state_hash(), 0xb3d3_1a8d_b75c_14e7);
+    assert_eq!(v.e.encoding_hash(), 0xb3d3_1a8d_b75c_14e7);
+    // So is the folded state hash that input format 2's checkpoints carry
+    // (recorded when it was introduced).
+    assert_eq!(v.e.state_hash(), FOLDED_HASH_PINNED);
+    let restored = Engine::restore(cfg(), &snap).unwrap();
+    assert_eq!(restored.encoding_hash(), v.e.encoding_hash());
+    assert_eq!(restored.state_hash(), v.e.state_hash());
+}
+
+/// The folded state hash of `state_encoding_is_pinned`'s state.
+const FOLDED_HASH_PINNED: u64 = 0x830e_232a_ff57_c1a3;
+
+#[test]
+fn folded_state_hash_is_the_same_however_often_it_was_folded() {
+    // `folded` folds a few of its finished orders into the digest every few
+    // inputs (and all of them now and then), `plain` never does: their state hashes must agree after every input,
+    // across a day's end that forgets some finished orders and keeps those
+    // finished after it, and with an engine restored from a snapshot.
+    let mut folded = Venue::new();
+    let mut plain = Venue::new();
+    let mut hashes = std::collections::BTreeSet::new();
+    let mut step = |inputs: Vec<Input>, now: u64, folded: &mut Venue, plain: &mut Venue| {
+        for (n, input) in inputs.into_iter().enumerate() {
+            folded.now = now;
+            plain.now = now;
+            folded.apply(input);
+            plain.apply(input);
+            if n % 3 == 0 {
+                // A few at a time, as the idle loop does.
+                let some = n % 5 + 1;
+                let left = folded.e.store.done_len() - folded.e.finished_digest.folded;
+                assert_eq!(folded.e.fold_finished_some(some), some.min(left));
+            }
+            assert_eq!(folded.e.state_hash(), plain.e.state_hash());
+            hashes.insert(plain.e.state_hash());
+        }
+        let restored = Engine::restore(cfg(), &plain.e.snapshot()).unwrap();
+        assert_eq!(restored.state_hash(), plain.e.state_hash());
+    };
+    let day = |tag: &str| -> Vec<Input> {
+        let mut inputs = Vec::new();
+        for i in 0..40u32 {
+            let side = if i % 2 == 0 { Side::Buy } else { Side::Sell };
+            inputs.push(limit(1 + i % 3, &format!("{tag}{i}"), side, 100, 5));
+            if i % 4 == 1 {
+                inputs.push(Input::Cancel(Cancel {
+                    participant: ParticipantId(1 + i % 3),
+                    cl_ord_id: id(&format!("{tag}C{i}")),
+                    target: OrderRef::ClOrdId(id(&format!("{tag}{i}"))),
+                }));
+            }
+        }
+        inputs
+    };
+    step(day("A"), T0, &mut folded, &mut plain);
+    let finished_first_day = plain.e.store.done_len();
+    assert!(finished_first_day > 20, "{finished_first_day}");
+    // After the day's end, before the tick that forgets: more orders finish
+    // (and are folded), which the tick must keep.
+    let day_end = config::next_day_end_ns(T0, DAY_END);
+    step(day("B"), day_end + 1, &mut folded, &mut plain);
+    folded.e.fold_finished();
+    assert!(folded.e.finished_digest.folded > finished_first_day);
+    let before_tick = plain.e.state_hash();
+    let done_before_tick = plain.e.store.done_len();
+    step(vec![Input::ClockTick], day_end + 2, &mut folded, &mut plain);
     assert_eq!(
-        Engine::restore(cfg(), &snap).unwrap().state_hash(),
-        v.e.state_hash()
+        plain.e.store.done_len(),
+        done_before_tick - finished_first_day,
+        "the first day's are forgotten, the second's kept"
     );
+    assert!(plain.e.store.done_len() > 0);
+    assert_ne!(
+        plain.e.state_hash(),
+        before_tick,
+        "forgetting changes the hash"
+    );
+    step(day("C"), day_end + 3, &mut folded, &mut plain);
+    // Then a whole day forgotten, with everything folded.
+    folded.e.fold_finished();
+    let next_end = config::next_day_end_ns(day_end + 3, DAY_END);
+    step(
+        vec![Input::ClockTick],
+        next_end + 1,
+        &mut folded,
+        &mut plain,
+    );
+    assert_eq!(plain.e.store.done_len(), 0);
+    assert_eq!(folded.e.finished_digest.folded, 0);
+    // The states seen are many and hash apart.
+    assert!(hashes.len() > 100, "{}", hashes.len());
 }
 
 #[test]

@@ -150,7 +150,10 @@ fn input() -> impl Strategy<Value = Input> {
             side: None,
         })),
         1 => Just(Input::ClockTick),
-        1 => any::<u64>().prop_map(|state_hash| Input::Checkpoint { state_hash }),
+        1 => (any::<u64>(), any::<bool>()).prop_map(|(state_hash, folded)| Input::Checkpoint {
+            state_hash,
+            scheme: if folded { HashScheme::Folded } else { HashScheme::Encoding },
+        }),
         1 => admin(),
     ]
 }

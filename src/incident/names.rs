@@ -3,8 +3,8 @@
 //! point), and the decoded, readable form of inputs and events.
 
 use engine::{
-    AdminAction, CancelReason, ClOrdId, Event, ExecType, Input, InstrumentId, OrderId, OrderRef,
-    ParticipantId, Phase, Reason, RejectReason,
+    AdminAction, CancelReason, ClOrdId, Event, ExecType, HashScheme, Input, InstrumentId, OrderId,
+    OrderRef, ParticipantId, Phase, Reason, RejectReason,
 };
 use gateway::fix::app::InstrumentInfo;
 use serde::{Deserialize, Serialize};
@@ -301,9 +301,10 @@ impl InputRow {
                 row.side = m.side.map(|s| side_name(s).to_owned());
             }
             Input::ClockTick => {}
-            Input::Checkpoint { state_hash } => {
-                detail.push(format!("state hash {state_hash:016x}"))
-            }
+            Input::Checkpoint { state_hash, scheme } => detail.push(match scheme {
+                HashScheme::Folded => format!("state hash {state_hash:016x}"),
+                HashScheme::Encoding => format!("encoding hash {state_hash:016x}"),
+            }),
             Input::Admin(a) => detail.push(admin_text(names, a)),
         }
         row.detail = detail.join(", ");

@@ -168,8 +168,8 @@ impl Replay {
                     self.engine.prefetch(next);
                 }
             }
-            if let Input::Checkpoint { state_hash } = input {
-                let actual = self.engine.state_hash();
+            if let Input::Checkpoint { state_hash, scheme } = input {
+                let actual = self.engine.checkpoint_hash(scheme);
                 if actual != state_hash {
                     return Err(Divergence {
                         seq,
@@ -327,7 +327,7 @@ pub fn verify(paths: &JournalPaths, config: &EngineConfig) -> Result<VerifyRepor
         snapshots.push(SnapshotCheck {
             path: path.clone(),
             seq: *seq,
-            matches: Ok(replay.engine.state_hash() == *hash),
+            matches: Ok(replay.engine.encoding_hash() == *hash),
         });
         next += 1;
     }
@@ -340,7 +340,7 @@ pub fn verify(paths: &JournalPaths, config: &EngineConfig) -> Result<VerifyRepor
                 snapshots.push(SnapshotCheck {
                     path: path.clone(),
                     seq: *seq,
-                    matches: Ok(engine.state_hash() == *hash),
+                    matches: Ok(engine.encoding_hash() == *hash),
                 });
             }
             next += 1;

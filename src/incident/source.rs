@@ -20,7 +20,7 @@ use std::str::FromStr;
 
 use anyhow::{Context, Result, bail};
 use engine::Input;
-use engine::codec::INPUT_FORMAT_VERSION;
+use engine::codec::{INPUT_FORMAT_VERSION, INPUT_FORMAT_VERSION_OLDEST};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use journal::{FrameRef, JournalError, Reader};
 
@@ -199,9 +199,9 @@ pub fn decode(frame: &FrameRef<'_>) -> Result<Input> {
             frame.payload_type
         );
     }
-    if frame.format_version != INPUT_FORMAT_VERSION {
+    if !(INPUT_FORMAT_VERSION_OLDEST..=INPUT_FORMAT_VERSION).contains(&frame.format_version) {
         bail!(
-            "journal frame {} has input format version {}; this build reads version {INPUT_FORMAT_VERSION}",
+            "journal frame {} has input format version {}; this build reads versions {INPUT_FORMAT_VERSION_OLDEST} to {INPUT_FORMAT_VERSION}",
             frame.seq,
             frame.format_version
         );
