@@ -63,6 +63,7 @@ use std::collections::BTreeMap;
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::book::{Level, NIL};
+use crate::chunked::Chunked;
 use crate::config::EngineConfig;
 use crate::engine::{Engine, Order, Place};
 use crate::event::{OrdStatus, Reason};
@@ -1167,8 +1168,13 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
         }
         live.push(o);
     }
+    // Finished orders go straight into the store's queue: a large day's
+    // are most of the snapshot, and a copy through a `Vec` would write
+    // their memory twice.
     let n_done = r.count(ORDER_BYTES_MIN)?;
-    let mut done: Vec<DoneOrder> = Vec::with_capacity(n_done);
+    let mut done = Chunked::for_expected(e.config.orders_capacity.max(n_done));
+    chain_of.reserve(n_live + n_done);
+    chains.reserve(n_live + n_done);
     for _ in 0..n_done {
         let o = read_order(&mut r, &e, &mut chains, &mut chain_of)?;
         if o.place != Place::Done {
@@ -1236,6 +1242,15 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
     e.store = store;
     e.cl_index.reserve(chains.len());
     for (i, &(id, loc)) in locs.iter().enumerate() {
+        // Each ClOrdID's table line lies at random: asked for AHEAD orders
+        // before it is inserted.
+        if let Some(&(_, ahead)) = locs.get(i + AHEAD) {
+            let (start, len) = chain_of[i + AHEAD];
+            let (_, participant, _) = e.store.summary(ahead);
+            for cl in &chains[start..start + len] {
+                e.cl_index.prefetch(participant, cl);
+            }
+        }
         let (start, len) = chain_of[i];
         let (_, participant, _) = e.store.summary(loc);
         let mut head = NIL;

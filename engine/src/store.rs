@@ -380,7 +380,7 @@ impl OrderStore {
     /// finished ones in finishing order. Returns each order's location, by id.
     pub(crate) fn rebuild(
         live: Vec<Order>,
-        done: Vec<DoneOrder>,
+        done: Chunked<DoneOrder>,
         next_order_id: u64,
         capacity: usize,
     ) -> (OrderStore, Vec<(OrderId, Loc)>) {
@@ -390,11 +390,13 @@ impl OrderStore {
             s.live.push(o);
             locs.push((o.id, (s.live.len() - 1) as u32));
         }
-        for (i, o) in done.into_iter().enumerate() {
-            s.done.push(o);
+        s.done = done;
+        let mut oldest = next_order_id;
+        for (i, o) in s.done.iter().enumerate() {
             locs.push((o.id, DONE | i as u32));
+            oldest = oldest.min(o.id.0);
         }
-        s.loc_base = s.done.iter().map(|o| o.id.0).min().unwrap_or(next_order_id);
+        s.loc_base = oldest;
         s.loc_recent = std::iter::repeat_n(NIL, (next_order_id - s.loc_base) as usize).collect();
         for &(id, loc) in &locs {
             s.set_loc(id, loc);
