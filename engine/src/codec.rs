@@ -72,7 +72,7 @@ use crate::input::{
     OrderStatusRequest, Replace,
 };
 use crate::reason::{CancelReason, RejectReason};
-use crate::store::{DONE, DoneOrder, OrderStore};
+use crate::store::{DONE, DoneOrder, Loc, OrderStore};
 use crate::types::{
     CL_ORD_ID_LEN_MAX, ClOrdId, InstrumentId, OrdType, OrderId, ParticipantId, Phase, Side,
     TimeInForce,
@@ -783,6 +783,7 @@ pub(crate) fn hash_state(e: &Engine) -> u64 {
 pub(crate) fn hash_state_folded(e: &Engine) -> u64 {
     let digest = &e.finished_digest;
     let len = e.store.done_len();
+    debug_assert!(digest.folded <= len, "folded beyond the queue");
     let mut finished = digest.hasher.clone();
     fold_finished(e, digest.folded.min(len)..len, &mut finished);
     let mut window = Vec::with_capacity(2 * SPILL_BYTES);
@@ -1152,35 +1153,61 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
         queues.push(q);
     }
 
-    // Chains of ClOrdIDs (oldest first, current last), flat; one
-    // (start, len) per order, live orders first.
-    let mut chains: Vec<ClOrdId> = Vec::new();
-    let mut chain_of: Vec<(usize, usize)> = Vec::new();
+    // Orders are indexed by ClOrdID as they are read, each one AHEAD orders
+    // after its record (the table lines lie at random: each is asked for
+    // when its order is read, and is in the cache by its insert).
+    let mut window: std::collections::VecDeque<Parsed> =
+        std::collections::VecDeque::with_capacity(AHEAD + 1);
     let n_live = r.count(ORDER_BYTES_MIN)?;
+    e.cl_index.reserve(n_live);
     let mut live: Vec<Order> = Vec::with_capacity(n_live);
-    for _ in 0..n_live {
-        let o = read_order(&mut r, &e, &mut chains, &mut chain_of)?;
-        if live.last().is_some_and(|p| p.id >= o.id) {
+    for slot in 0..n_live {
+        let p = read_order(&mut r, &e, slot as Loc)?;
+        if window
+            .back()
+            .map(|q| q.order.id)
+            .or(live.last().map(|o| o.id))
+            .is_some_and(|id| id >= p.order.id)
+        {
             return Err(bad(&r, "live orders out of order"));
         }
-        if o.place == Place::Done {
+        if p.order.place == Place::Done {
             return Err(bad(&r, "a finished order among the live ones"));
         }
-        live.push(o);
+        p.prefetch(&e);
+        window.push_back(p);
+        if window.len() > AHEAD {
+            let o =
+                index_order(&mut e, window.pop_front().expect("full")).map_err(|m| bad(&r, m))?;
+            live.push(o);
+        }
+    }
+    while let Some(p) = window.pop_front() {
+        live.push(index_order(&mut e, p).map_err(|m| bad(&r, m))?);
     }
     // Finished orders go straight into the store's queue: a large day's
     // are most of the snapshot, and a copy through a `Vec` would write
     // their memory twice.
     let n_done = r.count(ORDER_BYTES_MIN)?;
+    e.cl_index.reserve(n_done);
     let mut done = Chunked::for_expected(e.config.orders_capacity.max(n_done));
-    chain_of.reserve(n_live + n_done);
-    chains.reserve(n_live + n_done);
-    for _ in 0..n_done {
-        let o = read_order(&mut r, &e, &mut chains, &mut chain_of)?;
-        if o.place != Place::Done {
+    for i in 0..n_done {
+        let p = read_order(&mut r, &e, DONE | i as Loc)?;
+        if p.order.place != Place::Done {
             return Err(bad(&r, "a live order among the finished ones"));
         }
-        done.push(DoneOrder::from_order(&o));
+        p.prefetch(&e);
+        window.push_back(p);
+        if window.len() > AHEAD {
+            let o =
+                index_order(&mut e, window.pop_front().expect("full")).map_err(|m| bad(&r, m))?;
+            done.push(DoneOrder::from_order(&o));
+        }
+    }
+    while let Some(p) = window.pop_front() {
+        done.push(DoneOrder::from_order(
+            &index_order(&mut e, p).map_err(|m| bad(&r, m))?,
+        ));
     }
     let n_killed = r.count(4)?;
     for _ in 0..n_killed {
@@ -1240,31 +1267,9 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
     let capacity = e.config.orders_capacity;
     let (store, locs) = OrderStore::rebuild(live, done, e.next_order_id, capacity);
     e.store = store;
-    e.cl_index.reserve(chains.len());
-    for (i, &(id, loc)) in locs.iter().enumerate() {
-        // Each ClOrdID's table line lies at random: asked for AHEAD orders
-        // before it is inserted.
-        if let Some(&(_, ahead)) = locs.get(i + AHEAD) {
-            let (start, len) = chain_of[i + AHEAD];
-            let (_, participant, _) = e.store.summary(ahead);
-            for cl in &chains[start..start + len] {
-                e.cl_index.prefetch(participant, cl);
-            }
-        }
-        let (start, len) = chain_of[i];
-        let (_, participant, _) = e.store.summary(loc);
-        let mut head = NIL;
-        for cl in &chains[start..start + len] {
-            head = match e.cl_index.insert_if_absent(participant, *cl, loc, head) {
-                Some(entry) => entry,
-                None => return Err(bad(&r, "ClOrdID used twice")),
-            };
-        }
-        e.store.set_cl_entry(loc, head);
-        if i < n_live
-            && let Some(x) = e.store.live(loc).expire_time_ns
-        {
-            e.expiries.insert((x, id), loc);
+    for (slot, o) in e.store.live_orders() {
+        if let Some(x) = o.expire_time_ns {
+            e.expiries.insert((x, o.id), slot);
         }
     }
     // Live orders' locations by id (they come first in `locs`, sorted).
@@ -1340,15 +1345,45 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
     Ok(e)
 }
 
-/// Reads one order record (live or finished), with its ClOrdID chain
-/// appended to `chains` (oldest first, current last) and its position in
-/// `chain_of`.
-fn read_order(
-    r: &mut Reader<'_>,
-    e: &Engine,
-    chains: &mut Vec<ClOrdId>,
-    chain_of: &mut Vec<(usize, usize)>,
-) -> Result<Order, SnapshotError> {
+/// An order record read from a state, to be indexed by its ClOrdIDs.
+struct Parsed {
+    order: Order,
+    /// Its earlier ClOrdIDs, oldest first (the current one is the order's).
+    older: Vec<ClOrdId>,
+    /// Where it will be: its live slot, or `DONE` and its queue position.
+    loc: Loc,
+}
+
+impl Parsed {
+    /// Asks for the ClOrdID table lines its insert will read.
+    fn prefetch(&self, e: &Engine) {
+        for cl in self.older.iter().chain([&self.order.cl_ord_id]) {
+            e.cl_index.prefetch(self.order.participant, cl);
+        }
+    }
+}
+
+/// Enters a read order's ClOrdIDs into the index (oldest first, each chained
+/// to the one before); returns the order with its chain's head.
+fn index_order(e: &mut Engine, p: Parsed) -> Result<Order, &'static str> {
+    let Parsed {
+        mut order,
+        older,
+        loc,
+    } = p;
+    let mut head = NIL;
+    for cl in older.into_iter().chain([order.cl_ord_id]) {
+        head = e
+            .cl_index
+            .insert_if_absent(order.participant, cl, loc, head)
+            .ok_or("ClOrdID used twice")?;
+    }
+    order.cl_entry = head;
+    Ok(order)
+}
+
+/// Reads one order record (live or finished), to be at `loc`.
+fn read_order(r: &mut Reader<'_>, e: &Engine, loc: Loc) -> Result<Parsed, SnapshotError> {
     let bad = |r: &Reader<'_>, problem| {
         SnapshotError::Decode(DecodeError {
             what: "state",
@@ -1401,12 +1436,10 @@ fn read_order(
     let cum_notional_tick_lots = r.i128()?;
     let cl_ord_id = r.cl_ord_id()?;
     let n_older = r.count(2)?;
-    let start = chains.len();
+    let mut older = Vec::with_capacity(n_older);
     for _ in 0..n_older {
-        chains.push(r.cl_ord_id()?);
+        older.push(r.cl_ord_id()?);
     }
-    chains.push(cl_ord_id);
-    chain_of.push((start, n_older + 1));
     let reason = read_reason(r)?;
     let done_time_ns = r.u64()?;
     let live = matches!(place, Place::Resting | Place::Stop);
@@ -1420,7 +1453,7 @@ fn read_order(
     {
         return Err(bad(r, "inconsistent order record"));
     }
-    Ok(Order {
+    let order = Order {
         id: OrderId(id),
         participant,
         instrument,
@@ -1448,7 +1481,8 @@ fn read_order(
         done_time_ns,
         prev: NIL,
         next: NIL,
-    })
+    };
+    Ok(Parsed { order, older, loc })
 }
 
 /// A snapshot that cannot be restored.

@@ -673,6 +673,7 @@ impl Engine {
     /// with a moment to spare); returns how many it folded.
     pub fn fold_finished_some(&mut self, max: usize) -> usize {
         let from = self.finished_digest.folded;
+        debug_assert!(from <= self.store.done_len(), "folded beyond the queue");
         let to = self.store.done_len().min(from.saturating_add(max));
         if to > from {
             let mut hasher = std::mem::take(&mut self.finished_digest).hasher;

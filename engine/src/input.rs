@@ -213,8 +213,9 @@ pub enum HashScheme {
     /// [`crate::Engine::encoding_hash`]: the hash of the whole state
     /// encoding. What journals written before input format 2 carry.
     Encoding,
-    /// [`crate::Engine::state_hash`]: finished orders folded into a sum as
-    /// they finish. What the sequencer writes.
+    /// [`crate::Engine::state_hash`]: finished orders enter through a
+    /// running hash carried forward (when the loop is idle, and at each
+    /// checkpoint). What the sequencer writes.
     Folded,
 }
 

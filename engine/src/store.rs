@@ -308,19 +308,6 @@ impl OrderStore {
         loc
     }
 
-    /// Sets the ClOrdID chain head of the order at `loc` (snapshot decoding).
-    pub(crate) fn set_cl_entry(&mut self, loc: Loc, entry: u32) {
-        if loc & DONE == 0 {
-            self.live[loc as usize].cl_entry = entry;
-        } else {
-            let pos = (loc & !DONE).wrapping_sub(self.done_base as u32) & !DONE;
-            self.done
-                .get_mut(pos as usize)
-                .expect("a finished location is kept")
-                .cl_entry = entry;
-        }
-    }
-
     /// The oldest finished order, if any.
     pub(crate) fn oldest_done(&self) -> Option<&DoneOrder> {
         self.done.front()

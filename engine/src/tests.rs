@@ -724,3 +724,30 @@ fn snapshot_round_trips_and_bad_bytes_are_errors() {
         }
     }
 }
+
+#[test]
+fn a_snapshot_that_names_a_clordid_twice_is_refused() {
+    // Live L1 and L2 rest; F1 fills against participant 2's order and is
+    // finished. Renaming L2, or the finished F1, to L1 in the snapshot's
+    // bytes makes one ClOrdID two orders': refused, whichever part it is in.
+    let mut v = Venue::new();
+    v.apply(limit(1, "L1", Side::Buy, 99, 5));
+    v.apply(limit(1, "L2", Side::Buy, 98, 5));
+    v.apply(limit(1, "F1", Side::Sell, 120, 5));
+    v.apply(limit(2, "X1", Side::Buy, 120, 5));
+    assert_eq!(v.e.finished_order_count(), 2);
+    let snap = v.e.snapshot();
+    assert!(Engine::restore(cfg(), &snap).is_ok());
+    for renamed in [&b"L2"[..], &b"F1"[..]] {
+        let at = snap
+            .windows(2)
+            .position(|w| w == renamed)
+            .expect("the ClOrdID is in the snapshot");
+        let mut bad = snap.clone();
+        bad[at..at + 2].copy_from_slice(b"L1");
+        match Engine::restore(cfg(), &bad) {
+            Err(SnapshotError::Decode(d)) => assert_eq!(d.problem, "ClOrdID used twice"),
+            other => panic!("{:?}", other.map(|e| e.state_hash())),
+        }
+    }
+}
