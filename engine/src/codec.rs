@@ -801,12 +801,8 @@ pub(crate) fn hash_state_folded(e: &Engine) -> u64 {
 /// as [`encode_state`] writes them.
 pub(crate) fn fold_finished(e: &Engine, range: std::ops::Range<usize>, hasher: &mut Xxh3) {
     let mut window = Vec::with_capacity(2 * SPILL_BYTES);
-    let mut w = Writer(&mut window, Some(hasher));
-    write_finished(&mut w, e, range);
-    let Writer(window, Some(hasher)) = w else {
-        unreachable!("a hashing writer")
-    };
-    hasher.update(window);
+    write_finished(&mut Writer(&mut window, Some(&mut *hasher)), e, range);
+    hasher.update(&window);
 }
 
 /// How [`write_state`] writes the finished orders.
@@ -1156,34 +1152,26 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
     // Orders are indexed by ClOrdID as they are read, each one AHEAD orders
     // after its record (the table lines lie at random: each is asked for
     // when its order is read, and is in the cache by its insert).
-    let mut window: std::collections::VecDeque<Parsed> =
-        std::collections::VecDeque::with_capacity(AHEAD + 1);
+    let mut window = IndexWindow::default();
     let n_live = r.count(ORDER_BYTES_MIN)?;
     e.cl_index.reserve(n_live);
     let mut live: Vec<Order> = Vec::with_capacity(n_live);
+    let mut previous = None;
     for slot in 0..n_live {
         let p = read_order(&mut r, &e, slot as Loc)?;
-        if window
-            .back()
-            .map(|q| q.order.id)
-            .or(live.last().map(|o| o.id))
-            .is_some_and(|id| id >= p.order.id)
-        {
+        if previous.is_some_and(|id| id >= p.order.id) {
             return Err(bad(&r, "live orders out of order"));
         }
+        previous = Some(p.order.id);
         if p.order.place == Place::Done {
             return Err(bad(&r, "a finished order among the live ones"));
         }
-        p.prefetch(&e);
-        window.push_back(p);
-        if window.len() > AHEAD {
-            let o =
-                index_order(&mut e, window.pop_front().expect("full")).map_err(|m| bad(&r, m))?;
+        if let Some(o) = window.push(&mut e, p).map_err(|m| bad(&r, m))? {
             live.push(o);
         }
     }
-    while let Some(p) = window.pop_front() {
-        live.push(index_order(&mut e, p).map_err(|m| bad(&r, m))?);
+    while let Some(o) = window.pop(&mut e).map_err(|m| bad(&r, m))? {
+        live.push(o);
     }
     // Finished orders go straight into the store's queue: a large day's
     // are most of the snapshot, and a copy through a `Vec` would write
@@ -1196,18 +1184,12 @@ pub(crate) fn decode_state(config: EngineConfig, bytes: &[u8]) -> Result<Engine,
         if p.order.place != Place::Done {
             return Err(bad(&r, "a live order among the finished ones"));
         }
-        p.prefetch(&e);
-        window.push_back(p);
-        if window.len() > AHEAD {
-            let o =
-                index_order(&mut e, window.pop_front().expect("full")).map_err(|m| bad(&r, m))?;
+        if let Some(o) = window.push(&mut e, p).map_err(|m| bad(&r, m))? {
             done.push(DoneOrder::from_order(&o));
         }
     }
-    while let Some(p) = window.pop_front() {
-        done.push(DoneOrder::from_order(
-            &index_order(&mut e, p).map_err(|m| bad(&r, m))?,
-        ));
+    while let Some(o) = window.pop(&mut e).map_err(|m| bad(&r, m))? {
+        done.push(DoneOrder::from_order(&o));
     }
     let n_killed = r.count(4)?;
     for _ in 0..n_killed {
@@ -1360,6 +1342,29 @@ impl Parsed {
         for cl in self.older.iter().chain([&self.order.cl_ord_id]) {
             e.cl_index.prefetch(self.order.participant, cl);
         }
+    }
+}
+
+/// Orders read and not yet indexed: each is indexed AHEAD records after it
+/// was read and its table lines asked for.
+#[derive(Default)]
+struct IndexWindow(std::collections::VecDeque<Parsed>);
+
+impl IndexWindow {
+    /// Takes a read order; returns, indexed, the one AHEAD before it.
+    fn push(&mut self, e: &mut Engine, p: Parsed) -> Result<Option<Order>, &'static str> {
+        p.prefetch(e);
+        self.0.push_back(p);
+        if self.0.len() > AHEAD {
+            self.pop(e)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// The oldest order waiting, indexed.
+    fn pop(&mut self, e: &mut Engine) -> Result<Option<Order>, &'static str> {
+        self.0.pop_front().map(|p| index_order(e, p)).transpose()
     }
 }
 
