@@ -15,7 +15,13 @@
 //!    coordinated omission corrected) to the client seeing its first output.
 //!    The first fifth of the inputs is warm-up and not recorded.
 //!
-//! Run: `cargo bench --bench pipeline [-- --dir /work --orders N]`. The
+//! 0. The loop alone: one thread pushes a ring's worth of inputs, runs duty
+//!    cycles and drains the outputs, in turn: what an input costs the
+//!    matching thread, with no second thread in the way (`--single-thread`
+//!    stops after it; also the pass to run under callgrind).
+//!
+//! Run: `cargo bench --bench pipeline [-- --dir /work --orders N]`
+//! (`--sustained-only` skips the latency runs). The
 //! client thread sends and receives (as a gateway thread would), so two busy
 //! threads share this machine's two cores; quote medians of several runs.
 
@@ -57,7 +63,7 @@ fn start(dir: &std::path::Path) -> Sequencer<JournalLog> {
         JournalLog::new(journal),
         SequencerConfig {
             inbound_capacity: 1 << 14,
-            outbound_capacity: 1 << 18,
+            outbound_capacity: 1 << 14,
             batch_max: 256,
             gate_on_durable: false,
             tick_interval_ns: 0,
@@ -66,6 +72,40 @@ fn start(dir: &std::path::Path) -> Sequencer<JournalLog> {
         },
         0,
     )
+}
+
+/// The loop's own cost, on one thread: pushes a ring's worth of inputs,
+/// runs duty cycles until they are all applied and released, drains the
+/// outputs, and repeats. No second thread competes for the core or the
+/// rings' cache lines, so this is what one input costs the matching thread
+/// (journal in `process` mode, engine, outputs onto the outbound ring).
+/// Returns inputs per second.
+fn run_single_thread(base: &std::path::Path, inputs: &[engine::Input]) -> f64 {
+    let dir = tempfile::tempdir_in(base).expect("temp dir");
+    let mut seq = start(dir.path());
+    let (tx, rx) = (seq.sender(), seq.receiver());
+    let clock = Instant::now();
+    let mut outputs = 0u64;
+    let started = Instant::now();
+    for chunk in inputs.chunks(1 << 13) {
+        for input in chunk {
+            assert!(tx.send(*input, 0).is_ok(), "the ring has room for a chunk");
+        }
+        while !tx.is_empty() {
+            seq.do_work(clock.elapsed().as_nanos() as u64);
+            while let Some(out) = rx.try_recv() {
+                std::hint::black_box(&out);
+                outputs += 1;
+            }
+        }
+    }
+    while seq.do_work(clock.elapsed().as_nanos() as u64) > 0 {}
+    while rx.try_recv().is_some() {
+        outputs += 1;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    assert!(outputs >= inputs.len() as u64, "every input has an output");
+    inputs.len() as f64 / secs
 }
 
 /// Runs the workload at `rate` inputs per second (`None`: as fast as
@@ -81,7 +121,7 @@ fn run(
     rate: Option<f64>,
 ) -> (f64, Histogram<u64>) {
     let dir = tempfile::tempdir_in(base).expect("temp dir");
-    let seq = start(dir.path());
+    let mut seq = start(dir.path());
     let (tx, rx) = (seq.sender(), seq.receiver());
     let stop = Arc::new(AtomicBool::new(false));
     let handle = spawn(
@@ -161,6 +201,20 @@ fn main() {
         inputs.len(),
         base.display()
     );
+    let mut alone = Vec::new();
+    for _ in 0..3 {
+        alone.push(run_single_thread(&base, &inputs));
+    }
+    alone.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "loop alone (one thread: push, duty cycles, drain): median {:.2} M inputs/s over 3 runs (min {:.2}, max {:.2})",
+        alone[1] / 1e6,
+        alone[0] / 1e6,
+        alone[2] / 1e6
+    );
+    if std::env::args().any(|a| a == "--single-thread") {
+        return;
+    }
     let mut rates = Vec::new();
     for _ in 0..3 {
         rates.push(run(&base, &inputs, None).0);
@@ -172,6 +226,9 @@ fn main() {
         rates[0] / 1e6,
         rates[2] / 1e6
     );
+    if std::env::args().any(|a| a == "--sustained-only") {
+        return;
+    }
     for rate in [100_000.0, 1_000_000.0] {
         let take = inputs.len().min((rate * 5.0) as usize).max(100_000);
         let (_, h) = run(&base, &inputs[..take], Some(rate));

@@ -170,7 +170,7 @@ impl Default for EngineSection {
             core: None,
             idle: "backoff".to_owned(),
             inbound_ring: 1 << 16,
-            outbound_ring: 1 << 18,
+            outbound_ring: 1 << 14,
             orders_capacity: 1 << 16,
             snapshot_every_inputs: 1_000_000,
             checkpoint_every_inputs: 1_000_000,

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use engine::sequencer::{Output, Sequencer, SequencerConfig};
+use engine::sequencer::{Output, OutputReceiver, Sequencer, SequencerConfig};
 use engine::{
     Cancel, ClOrdId, EngineConfig, Event, Input, InstrumentId, InstrumentSpec, OrderRef,
     ParticipantId, ParticipantSpec, StpMode, TradePrint,
@@ -101,11 +101,14 @@ fn workload(seed: u64) -> Vec<Input> {
 #[derive(Default)]
 struct Released {
     trades: BTreeMap<u64, TradePrint>,
+    /// The current sequencer's outbound ring (`None` after a crash, until
+    /// the restarted one's is taken).
+    rx: Option<OutputReceiver>,
 }
 
 impl Released {
     fn take(&mut self, seq: &mut Sequencer<JournalLog>) {
-        let rx = seq.receiver();
+        let rx = self.rx.get_or_insert_with(|| seq.receiver());
         let durable = seq.log().journal().durable_seq();
         while let Some(out) = rx.try_recv() {
             match out {
@@ -345,6 +348,7 @@ fn run(seed: u64) {
         let next = tmp.path().join(format!("crash-{generation}"));
         crash_image(&dir, &next, rng.random_bool(0.5), rng.random_bool(0.2));
         drop(seq);
+        out.rx = None;
         dir = next;
         seq = start(&dir, &mut restarts);
         fed = journaled_inputs(&seq);

@@ -99,7 +99,7 @@ fn child(data: &Path) -> ! {
     let r = recover_dir(data);
     let resume_at = journaled_inputs(&r);
     println!("hash {:016x}", r.engine.state_hash());
-    let seq = Sequencer::new(
+    let mut seq = Sequencer::new(
         r.engine,
         JournalLog::new(r.journal),
         SequencerConfig {

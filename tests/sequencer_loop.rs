@@ -60,7 +60,7 @@ fn a_threaded_loop_journals_applies_answers_and_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let r = recover(dir.path(), None, engine_config(), journal_config()).unwrap();
     assert_eq!(r.replayed, 0);
-    let seq = Sequencer::new(
+    let mut seq = Sequencer::new(
         r.engine,
         JournalLog::new(r.journal),
         SequencerConfig::default(),

@@ -173,8 +173,9 @@
 //!   an expired resting order; between ticks an expired order can still be
 //!   cancelled or replaced.
 
-// Two `unsafe` blocks, each allowed in its own module alone: the prefetch
-// hint in `prefetch.rs` and the huge-page advice in `hugepage.rs`.
+// `unsafe` is allowed in three modules alone: the prefetch hint in
+// `prefetch.rs`, the huge-page advice in `hugepage.rs` and the outbound
+// ring's slots in `ring.rs` (each block with its safety argument).
 #![deny(unsafe_code)]
 
 mod book;
@@ -189,6 +190,7 @@ pub mod input;
 pub mod metrics;
 mod prefetch;
 pub mod reason;
+pub mod ring;
 pub mod sequencer;
 mod store;
 pub mod types;

@@ -46,7 +46,8 @@ use crossbeam_queue::ArrayQueue;
 use crate::event::{Event, ExecType, Reason};
 use crate::input::Input;
 use crate::reason::RejectReason;
-use crate::sequencer::{Origin, Output};
+use crate::ring::RingGauge;
+use crate::sequencer::Origin;
 
 /// Entries in the reject-by-code array: the reject codes in use (1 to 24)
 /// with room for reasons appended later. Code 0 collects codes beyond it.
@@ -209,7 +210,7 @@ fn bump(counter: &AtomicU64) {
 /// The rings, for their occupancy.
 struct Rings {
     inbound: Arc<ArrayQueue<(Input, Origin)>>,
-    outbound: Vec<Arc<ArrayQueue<Output>>>,
+    outbound: Vec<RingGauge>,
 }
 
 /// See the module docs.
@@ -314,7 +315,7 @@ pub struct LoopSnapshot {
 impl LoopMetrics {
     pub(crate) fn new(
         inbound: Arc<ArrayQueue<(Input, Origin)>>,
-        outbound: Vec<Arc<ArrayQueue<Output>>>,
+        outbound: Vec<RingGauge>,
     ) -> LoopMetrics {
         LoopMetrics {
             inputs: std::array::from_fn(|_| AtomicU64::new(0)),
@@ -330,7 +331,7 @@ impl LoopMetrics {
         }
     }
 
-    pub(crate) fn set_outbound(&self, outbound: Vec<Arc<ArrayQueue<Output>>>) {
+    pub(crate) fn set_outbound(&self, outbound: Vec<RingGauge>) {
         self.rings
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -411,7 +412,10 @@ impl LoopMetrics {
                 rings
                     .outbound
                     .iter()
-                    .map(|r| RingOccupancy::of(r))
+                    .map(|r| RingOccupancy {
+                        len: r.len(),
+                        capacity: r.capacity(),
+                    })
                     .collect(),
             )
         };
@@ -440,7 +444,7 @@ mod tests {
     fn metrics() -> LoopMetrics {
         LoopMetrics::new(
             Arc::new(ArrayQueue::new(4)),
-            vec![Arc::new(ArrayQueue::new(8))],
+            vec![crate::ring::ring::<crate::sequencer::Output>(8).0.gauge()],
         )
     }
 

@@ -5,11 +5,14 @@
 //! sequencer drains at most `batch_max` inputs from the inbound ring and, for
 //! each, **journals it first** (through [`InputLog`], which assigns the
 //! sequence number), then applies it to the [`Engine`], and buffers the
-//! events it caused together with that sequence number. Buffered events are
-//! released to the outbound ring (or rings, each taking the outputs its route
-//! takes: [`Sequencer::route_outputs`]) once the log's durable sequence number covers
-//! the input that caused them (or at once when gating is off, for `process`
-//! durability). It returns how much work it did, so that an idle strategy can
+//! events it caused straight into the outbound ring (or rings, each taking
+//! the outputs its route takes: [`Sequencer::route_outputs`]), where the
+//! consumer cannot see them yet. They are published (made visible, one
+//! store per ring per duty cycle: [`crate::ring`]) once the log's durable
+//! sequence number covers the input that caused them, or at the end of the
+//! duty cycle when gating is off (`process` durability). Events that find
+//! a ring full wait in the sequencer's backlog, in order, with everything
+//! after them. It returns how much work it did, so that an idle strategy can
 //! decide what to do with nothing; tests call it directly, without threads.
 //!
 //! Time: every input is stamped with `max(now, last stamp)`, so stamps never
@@ -31,8 +34,8 @@
 //! ring fills and producers are told "busy": memory stays bounded and the
 //! slowness reaches the clients as an explicit answer.
 //!
-//! Allocation: the encode buffer and the pending-event queue are reused; in
-//! steady state a duty cycle allocates nothing.
+//! Allocation: the encode buffer, the backlog and the rings' marks are
+//! reused; in steady state a duty cycle allocates nothing.
 //!
 //! Figures: [`Sequencer::metrics`] shares the loop's counters
 //! ([`LoopMetrics`]): inputs by kind, rejects by reason, refusals, the
@@ -53,6 +56,7 @@ use crate::input::{AdminAction, HashScheme, Input};
 use crate::metrics::{
     InputKind, LATENCY_SAMPLE_EVERY, LATENCY_SAMPLE_INTERVAL_NS, LoopMetrics, reject_code,
 };
+use crate::ring::{self, Consumer, Producer};
 use crate::types::TimeNs;
 
 /// Where the sequencer journals inputs before applying them.
@@ -194,16 +198,17 @@ impl InputSender {
     }
 }
 
-/// The consumer side of the outbound ring.
-#[derive(Clone, Debug)]
+/// The consumer side of an outbound ring: one per ring, for one thread.
+#[derive(Debug)]
 pub struct OutputReceiver {
-    ring: Arc<ArrayQueue<Output>>,
+    ring: Consumer<Output>,
     released: Arc<AtomicU64>,
 }
 
 impl OutputReceiver {
     /// The next output, if any.
     #[must_use]
+    #[inline]
     pub fn try_recv(&self) -> Option<Output> {
         self.ring.pop()
     }
@@ -231,11 +236,27 @@ pub type Route = Box<dyn Fn(&Output) -> bool + Send>;
 
 /// One outbound ring and the outputs it takes.
 struct Outbound {
-    ring: Arc<ArrayQueue<Output>>,
+    ring: Producer<Output>,
     route: Option<Route>,
+    /// With gating: `(seq, position)` for each input whose outputs are
+    /// written to the ring but not published, `position` being the ring's
+    /// written count after them. Publishing through an input's mark
+    /// releases its outputs and everything before them.
+    marks: VecDeque<(u64, u64)>,
+    /// The position of the last mark.
+    marked: u64,
 }
 
 impl Outbound {
+    fn new(ring: Producer<Output>, route: Option<Route>) -> Outbound {
+        Outbound {
+            ring,
+            route,
+            marks: VecDeque::new(),
+            marked: 0,
+        }
+    }
+
     fn takes(&self, out: &Output) -> bool {
         self.route.as_ref().is_none_or(|r| r(out))
     }
@@ -246,7 +267,9 @@ impl Outbound {
 pub struct SequencerConfig {
     /// Inbound ring capacity (inputs).
     pub inbound_capacity: usize,
-    /// Outbound ring capacity (outputs).
+    /// Outbound ring capacity (outputs). A ring's slots are written in
+    /// turn whatever its fill, so a small one stays in the caches; events
+    /// that find it full wait in the backlog (up to `pending_max`).
     pub outbound_capacity: usize,
     /// Most inputs taken per duty cycle.
     pub batch_max: usize,
@@ -271,7 +294,7 @@ impl Default for SequencerConfig {
     fn default() -> Self {
         SequencerConfig {
             inbound_capacity: 1 << 16,
-            outbound_capacity: 1 << 18,
+            outbound_capacity: 1 << 14,
             batch_max: 256,
             gate_on_durable: true,
             tick_interval_ns: 100_000_000,
@@ -286,14 +309,16 @@ impl Default for SequencerConfig {
 /// each), the most an input arriving meanwhile waits for it.
 pub const IDLE_FOLD: usize = 128;
 
-/// Buffers an input's events with its sequence number, and counts the
-/// rejects among them.
+/// Writes an input's events, with its sequence number, into the outbound
+/// rings (unpublished), or into the backlog once a ring is full or the
+/// backlog holds anything; counts the rejects among them.
 struct Pending<'a> {
     seq: u64,
     time_ns: TimeNs,
     origin: Origin,
     kind: InputKind,
-    queue: &'a mut VecDeque<(u64, TimeNs, Origin, Event)>,
+    outbound: &'a mut [Outbound],
+    backlog: &'a mut VecDeque<(u64, TimeNs, Origin, Event)>,
     metrics: &'a LoopMetrics,
 }
 
@@ -303,9 +328,58 @@ impl EventSink for Pending<'_> {
         if let Some(code) = reject_code(event) {
             self.metrics.record_reject(self.kind, code);
         }
-        self.queue
+        if self.backlog.is_empty()
+            && write_direct(self.outbound, self.seq, self.time_ns, self.origin, event)
+        {
+            return;
+        }
+        self.backlog
             .push_back((self.seq, self.time_ns, self.origin, *event));
     }
+}
+
+/// Writes one event into every ring whose route takes it, if each of them
+/// has room; otherwise writes nothing and returns `false`.
+#[inline]
+fn write_direct(
+    rings: &mut [Outbound],
+    seq: u64,
+    time_ns: TimeNs,
+    origin: Origin,
+    event: &Event,
+) -> bool {
+    if let [only] = rings
+        && only.route.is_none()
+    {
+        return only.ring.write_with(|| Output::Event {
+            seq,
+            time_ns,
+            origin,
+            event: *event,
+        });
+    }
+    let out = Output::Event {
+        seq,
+        time_ns,
+        origin,
+        event: *event,
+    };
+    let mut takers = 0u64;
+    for (i, o) in rings.iter_mut().enumerate() {
+        if o.takes(&out) {
+            if !o.ring.has_room(1) {
+                return false;
+            }
+            takers |= 1 << i;
+        }
+    }
+    for (i, o) in rings.iter_mut().enumerate() {
+        if takers & (1 << i) != 0 {
+            let written = o.ring.write(out.clone()).is_ok();
+            debug_assert!(written, "room was checked");
+        }
+    }
+    true
 }
 
 /// A monotonic clock in nanoseconds, for the matching latency (see
@@ -319,13 +393,17 @@ pub struct Sequencer<L: InputLog> {
     config: SequencerConfig,
     inbound: Arc<ArrayQueue<(Input, Origin)>>,
     outbound: Vec<Outbound>,
+    /// The first ring's reader, until [`Sequencer::receiver`] takes it.
+    first_receiver: Option<Consumer<Output>>,
     /// See [`OutputReceiver::released_through`].
     released: Arc<AtomicU64>,
     released_cached: u64,
-    /// Which rings already took the front pending output (or the front
+    /// Which rings already took the front backlog output (or the front
     /// refusal), when another ring was full: bit `i` for ring `i`.
     front_delivered: u64,
     refused_front_delivered: u64,
+    /// Events that found a ring full (and every event after them), in
+    /// order, waiting for room.
     pending: VecDeque<(u64, TimeNs, Origin, Event)>,
     /// Refusals waiting for room on the outbound ring.
     refused: VecDeque<Output>,
@@ -364,20 +442,18 @@ impl<L: InputLog> Sequencer<L> {
         assert!(config.batch_max > 0, "batch_max must be positive");
         let last_seq = log.last_seq();
         let inbound = Arc::new(ArrayQueue::new(config.inbound_capacity.max(1)));
-        let outbound = Arc::new(ArrayQueue::new(config.outbound_capacity.max(1)));
+        let (outbound, first_receiver) = ring::ring(config.outbound_capacity);
         let metrics = Arc::new(LoopMetrics::new(
             Arc::clone(&inbound),
-            vec![Arc::clone(&outbound)],
+            vec![outbound.gauge()],
         ));
         metrics.publish_positions(last_seq, log.durable_seq().min(last_seq), 0);
         Sequencer {
             engine,
             log,
             inbound,
-            outbound: vec![Outbound {
-                ring: outbound,
-                route: None,
-            }],
+            outbound: vec![Outbound::new(outbound, None)],
+            first_receiver: Some(first_receiver),
             released: Arc::new(AtomicU64::new(last_seq)),
             released_cached: last_seq,
             front_delivered: 0,
@@ -420,11 +496,18 @@ impl<L: InputLog> Sequencer<L> {
         self.latency_clock = clock;
     }
 
-    /// A consumer handle for the (first) outbound ring.
+    /// The consumer handle of the outbound ring (a ring has one reader).
+    ///
+    /// # Panics
+    /// If it was taken already, or the outputs were routed
+    /// ([`Sequencer::route_outputs`] returns those rings' receivers).
     #[must_use]
-    pub fn receiver(&self) -> OutputReceiver {
+    pub fn receiver(&mut self) -> OutputReceiver {
         OutputReceiver {
-            ring: Arc::clone(&self.outbound[0].ring),
+            ring: self
+                .first_receiver
+                .take()
+                .expect("the outbound ring has one reader: receiver() was taken already"),
             released: Arc::clone(&self.released),
         }
     }
@@ -445,24 +528,24 @@ impl<L: InputLog> Sequencer<L> {
             (1..=64).contains(&routes.len()),
             "between 1 and 64 output routes"
         );
+        let mut receivers = Vec::with_capacity(routes.len());
         self.outbound = routes
             .into_iter()
-            .map(|route| Outbound {
-                ring: Arc::new(ArrayQueue::new(self.config.outbound_capacity.max(1))),
-                route: Some(route),
+            .map(|route| {
+                let (producer, consumer) = ring::ring(self.config.outbound_capacity);
+                receivers.push(OutputReceiver {
+                    ring: consumer,
+                    released: Arc::clone(&self.released),
+                });
+                Outbound::new(producer, Some(route))
             })
             .collect();
+        self.first_receiver = None;
         self.front_delivered = 0;
         self.refused_front_delivered = 0;
         self.metrics
-            .set_outbound(self.outbound.iter().map(|o| Arc::clone(&o.ring)).collect());
-        self.outbound
-            .iter()
-            .map(|o| OutputReceiver {
-                ring: Arc::clone(&o.ring),
-                released: Arc::clone(&self.released),
-            })
-            .collect()
+            .set_outbound(self.outbound.iter().map(|o| o.ring.gauge()).collect());
+        receivers
     }
 
     /// The engine (for snapshots and queries between duty cycles).
@@ -497,7 +580,8 @@ impl<L: InputLog> Sequencer<L> {
     /// Events applied but not yet released.
     #[must_use]
     pub fn pending_len(&self) -> usize {
-        self.pending.len()
+        let unpublished = self.outbound.iter().map(|o| o.ring.unpublished());
+        self.pending.len() + unpublished.max().unwrap_or(0) as usize
     }
 
     /// One duty cycle at wall-clock time `now_ns`; returns the number of
@@ -516,7 +600,7 @@ impl<L: InputLog> Sequencer<L> {
         // journaled and applied, the memory input n+1 will read is already
         // on its way (`Engine::prefetch`). Nothing popped is held past the
         // batch: the last one is applied without a successor.
-        let mut next = if self.pending.len() > self.config.pending_max {
+        let mut next = if self.pending_len() > self.config.pending_max {
             None
         } else {
             self.inbound.pop()
@@ -524,7 +608,7 @@ impl<L: InputLog> Sequencer<L> {
         let mut taken = 0;
         while let Some((input, origin)) = next {
             taken += 1;
-            next = if taken < self.config.batch_max && self.pending.len() <= self.config.pending_max
+            next = if taken < self.config.batch_max && self.pending_len() <= self.config.pending_max
             {
                 self.inbound.pop()
             } else {
@@ -560,7 +644,7 @@ impl<L: InputLog> Sequencer<L> {
         let last_seq = self.log.last_seq();
         let durable_seq = self.log.durable_seq().min(last_seq);
         self.metrics
-            .publish_positions(last_seq, durable_seq, self.pending.len());
+            .publish_positions(last_seq, durable_seq, self.pending_len());
         work
     }
 
@@ -609,10 +693,20 @@ impl<L: InputLog> Sequencer<L> {
                     time_ns,
                     origin,
                     kind,
-                    queue: &mut self.pending,
+                    outbound: &mut self.outbound,
+                    backlog: &mut self.pending,
                     metrics: &self.metrics,
                 };
                 self.engine.apply(seq, time_ns, &input, &mut sink);
+                if self.config.gate_on_durable {
+                    for o in &mut self.outbound {
+                        let written = o.ring.written();
+                        if written > o.marked {
+                            o.marks.push_back((seq, written));
+                            o.marked = written;
+                        }
+                    }
+                }
                 if let Input::Admin(AdminAction::SnapshotNow) = input {
                     self.snapshot_requested = true;
                 }
@@ -634,22 +728,24 @@ impl<L: InputLog> Sequencer<L> {
         }
     }
 
-    /// Moves releasable outputs to the outbound rings; returns how many.
+    /// Moves releasable outputs onto the outbound rings (refusals, then
+    /// the backlog) and publishes what the journal's durable sequence
+    /// number allows; returns how many outputs became visible.
     fn release(&mut self) -> usize {
-        let mut released = 0;
-        while let Some(out) = self.refused.pop_front() {
-            if let Err(out) = deliver(&self.outbound, out, &mut self.refused_front_delivered) {
-                self.refused.push_front(out);
-                return released;
-            }
-            released += 1;
-        }
         let durable = if self.config.gate_on_durable {
             self.log.durable_seq()
         } else {
             u64::MAX
         };
-        while let Some(&(seq, time_ns, origin, event)) = self.pending.front() {
+        let mut refusals_out = true;
+        while let Some(out) = self.refused.pop_front() {
+            if let Err(out) = deliver(&mut self.outbound, out, &mut self.refused_front_delivered) {
+                self.refused.push_front(out);
+                refusals_out = false;
+                break;
+            }
+        }
+        while refusals_out && let Some(&(seq, time_ns, origin, event)) = self.pending.front() {
             if seq > durable {
                 break;
             }
@@ -659,11 +755,36 @@ impl<L: InputLog> Sequencer<L> {
                 origin,
                 event,
             };
-            if deliver(&self.outbound, out, &mut self.front_delivered).is_err() {
+            if deliver(&mut self.outbound, out, &mut self.front_delivered).is_err() {
                 break;
             }
             self.pending.pop_front();
-            released += 1;
+        }
+        // Publish. Without gating, everything written. With it, through
+        // the last input the journal has made durable; once no input
+        // waits, everything (refusals, written behind the inputs before
+        // them, need no durability of their own).
+        let mut released = 0;
+        for o in &mut self.outbound {
+            let before = o.ring.written() - o.ring.unpublished();
+            if self.config.gate_on_durable {
+                let mut through = None;
+                while let Some(&(seq, position)) = o.marks.front() {
+                    if seq > durable {
+                        break;
+                    }
+                    through = Some(position);
+                    o.marks.pop_front();
+                }
+                if o.marks.is_empty() {
+                    o.ring.publish();
+                } else if let Some(position) = through {
+                    o.ring.publish_through(position);
+                }
+            } else {
+                o.ring.publish();
+            }
+            released += (o.ring.written() - o.ring.unpublished() - before) as usize;
         }
         let through = match self.pending.front() {
             Some(&(seq, ..)) => seq - 1,
@@ -690,28 +811,28 @@ impl<L: InputLog> Sequencer<L> {
     }
 }
 
-/// Offers `out` to every ring whose route takes it and that has not taken
-/// it yet (`delivered` remembers which did, across calls). Returns `Ok` once
-/// every ring that takes it has it (then `delivered` is cleared for the next
-/// output), or hands it back. One ring without a route (the common case)
-/// takes it by value, with no copy.
+/// Writes `out` (unpublished) into every ring whose route takes it and
+/// that has not taken it yet (`delivered` remembers which did, across
+/// calls). Returns `Ok` once every ring that takes it has it (then
+/// `delivered` is cleared for the next output), or hands it back. One ring
+/// without a route (the common case) takes it by value, with no copy.
 #[allow(
     clippy::result_large_err,
     reason = "handing the output back unboxed keeps the full-ring path allocation-free"
 )]
-fn deliver(rings: &[Outbound], out: Output, delivered: &mut u64) -> Result<(), Output> {
+fn deliver(rings: &mut [Outbound], out: Output, delivered: &mut u64) -> Result<(), Output> {
     if let [only] = rings
         && only.route.is_none()
     {
-        return only.ring.push(out);
+        return only.ring.write(out);
     }
     let mut all = true;
-    for (i, o) in rings.iter().enumerate() {
+    for (i, o) in rings.iter_mut().enumerate() {
         let bit = 1u64 << i;
         if *delivered & bit != 0 || !o.takes(&out) {
             continue;
         }
-        if o.ring.push(out.clone()).is_ok() {
+        if o.ring.write(out.clone()).is_ok() {
             *delivered |= bit;
         } else {
             all = false;

@@ -98,7 +98,7 @@ impl InProcess {
             u64::MAX,
             &mut |_, _, _| {},
         )?;
-        let seq = Sequencer::new(
+        let mut seq = Sequencer::new(
             r.engine,
             JournalLog::new(r.journal),
             SequencerConfig {

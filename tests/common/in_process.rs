@@ -59,7 +59,7 @@ impl InProcess {
             &mut |s, t, e| prepared.observe(s, t, e),
         )
         .expect("recovers");
-        let seq = Sequencer::new(
+        let mut seq = Sequencer::new(
             r.engine,
             JournalLog::new(r.journal),
             SequencerConfig {
