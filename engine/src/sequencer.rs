@@ -548,6 +548,12 @@ impl<L: InputLog> Sequencer<L> {
         receivers
     }
 
+    /// The engine's chunk feeder ([`Engine::chunk_feeder`]), for a helper
+    /// thread of the caller's.
+    pub fn chunk_feeder(&mut self) -> crate::engine::ChunkFeeder {
+        self.engine.chunk_feeder()
+    }
+
     /// The engine (for snapshots and queries between duty cycles).
     #[must_use]
     pub fn engine(&self) -> &Engine {

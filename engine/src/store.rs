@@ -21,11 +21,12 @@
 //! participant: deterministic, and never iterated.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
 use crate::book::NIL;
-use crate::chunked::Chunked;
+use crate::chunked::{ChunkPool, Chunked};
 use crate::engine::{Order, Place};
 use crate::event::{OrdStatus, Reason};
 use crate::types::{
@@ -200,6 +201,11 @@ impl OrderStore {
             done: Chunked::for_expected(per_day),
             ..OrderStore::default()
         }
+    }
+
+    /// The finished queue's chunk pool (see [`crate::chunked`]).
+    pub(crate) fn done_pool(&mut self) -> Arc<ChunkPool<DoneOrder>> {
+        self.done.pool()
     }
 
     /// Adds a new live order, the one `make` builds given its slot; its id
@@ -685,6 +691,11 @@ impl ClOrdIndex {
             free: Vec::new(),
             table: ClTable::with_capacity(n),
         }
+    }
+
+    /// The entries' chunk pool (see [`crate::chunked`]).
+    pub(crate) fn entries_pool(&mut self) -> Arc<ChunkPool<ClEntry>> {
+        self.entries.pool()
     }
 
     /// The entry for (participant, id), or where it would be inserted.

@@ -751,3 +751,50 @@ fn a_snapshot_that_names_a_clordid_twice_is_refused() {
         }
     }
 }
+
+#[test]
+fn chunks_made_ahead_on_another_thread_change_nothing_stored() {
+    // Two engines take the same 20,000 orders and cancels (finished orders
+    // and ClOrdID entries over several 4,096-record chunks); one has its
+    // chunks made ahead by a feeder thread running throughout.
+    let inputs: Vec<Input> = (0..20_000u32)
+        .map(|n| {
+            let cl = format!("C{n}");
+            if n % 3 == 2 {
+                Input::Cancel(Cancel {
+                    participant: ParticipantId(1 + n % 2),
+                    cl_ord_id: id(&format!("X{n}")),
+                    target: OrderRef::ClOrdId(id(&format!("C{}", n - 1))),
+                })
+            } else {
+                let side = if n % 2 == 0 { Side::Buy } else { Side::Sell };
+                let px = 100 + i64::from(n % 7) - 3;
+                limit(1 + n % 2, &cl, side, px, 1 + u64::from(n % 4))
+            }
+        })
+        .collect();
+    let mut plain = Venue::new();
+    let mut fed = Venue::new();
+    let feeder = fed.e.chunk_feeder();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let made = std::thread::scope(|s| {
+        let feeding = s.spawn(|| {
+            let mut made = 0;
+            while !stop.load(std::sync::atomic::Ordering::Acquire) {
+                made += feeder.top_up();
+                std::thread::yield_now();
+            }
+            made
+        });
+        for input in &inputs {
+            assert_eq!(plain.apply(*input), fed.apply(*input));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Release);
+        feeding.join().expect("feeder")
+    });
+    assert!(made > 0, "the feeder made chunks");
+    let finished = fed.e.finished_order_count();
+    assert!(finished > 2 * 4_096, "{finished} finished");
+    assert_eq!(plain.e.state_hash(), fed.e.state_hash());
+    assert_eq!(plain.e.snapshot(), fed.e.snapshot());
+}
