@@ -7,8 +7,7 @@
 //! costs a compare-and-swap and a slot stamp per push and per pop. Here
 //! the producer writes slots the consumer cannot see yet and makes them
 //! visible with one `Release` store of the tail ([`Producer::publish`]),
-//! once per duty cycle, or only as far as the journal's durable sequence
-//! number allows (the loop's output gating). The consumer reads the tail
+//! once per duty cycle. The consumer reads the tail
 //! only when the slots it already knows of run out, and stores its head
 //! once per pop. Each side caches the other's index and reads the shared
 //! one only when the cache says full (producer) or empty (consumer), so in

@@ -5,14 +5,15 @@
 //! sequencer drains at most `batch_max` inputs from the inbound ring and, for
 //! each, **journals it first** (through [`InputLog`], which assigns the
 //! sequence number), then applies it to the [`Engine`], and buffers the
-//! events it caused straight into the outbound ring (or rings, each taking
-//! the outputs its route takes: [`Sequencer::route_outputs`]), where the
-//! consumer cannot see them yet. They are published (made visible, one
-//! store per ring per duty cycle: [`crate::ring`]) once the log's durable
-//! sequence number covers the input that caused them, or at the end of the
-//! duty cycle when gating is off (`process` durability). Events that find
-//! a ring full wait in the sequencer's backlog, in order, with everything
-//! after them. It returns how much work it did, so that an idle strategy can
+//! events it caused. Without gating (`process` durability) they are written
+//! straight into the outbound ring (or rings, each taking the outputs its
+//! route takes: [`Sequencer::route_outputs`]) as the engine emits them, and
+//! published (made visible, one store per ring: [`crate::ring`]) at the end
+//! of the duty cycle. With gating (`group` and `sync`) they wait in the
+//! sequencer's backlog, with their sequence number, until the log's durable
+//! sequence number covers the input that caused them, and are then written
+//! and published. Events that find a ring full wait in the backlog too, in
+//! order, with everything after them. It returns how much work it did, so that an idle strategy can
 //! decide what to do with nothing; tests call it directly, without threads.
 //!
 //! Time: every input is stamped with `max(now, last stamp)`, so stamps never
@@ -34,8 +35,8 @@
 //! ring fills and producers are told "busy": memory stays bounded and the
 //! slowness reaches the clients as an explicit answer.
 //!
-//! Allocation: the encode buffer, the backlog and the rings' marks are
-//! reused; in steady state a duty cycle allocates nothing.
+//! Allocation: the encode buffer and the backlog are reused; in steady
+//! state a duty cycle allocates nothing.
 //!
 //! Figures: [`Sequencer::metrics`] shares the loop's counters
 //! ([`LoopMetrics`]): inputs by kind, rejects by reason, refusals, the
@@ -238,23 +239,11 @@ pub type Route = Box<dyn Fn(&Output) -> bool + Send>;
 struct Outbound {
     ring: Producer<Output>,
     route: Option<Route>,
-    /// With gating: `(seq, position)` for each input whose outputs are
-    /// written to the ring but not published, `position` being the ring's
-    /// written count after them. Publishing through an input's mark
-    /// releases its outputs and everything before them.
-    marks: VecDeque<(u64, u64)>,
-    /// The position of the last mark.
-    marked: u64,
 }
 
 impl Outbound {
     fn new(ring: Producer<Output>, route: Option<Route>) -> Outbound {
-        Outbound {
-            ring,
-            route,
-            marks: VecDeque::new(),
-            marked: 0,
-        }
+        Outbound { ring, route }
     }
 
     fn takes(&self, out: &Output) -> bool {
@@ -310,9 +299,12 @@ impl Default for SequencerConfig {
 pub const IDLE_FOLD: usize = 128;
 
 /// Writes an input's events, with its sequence number, into the outbound
-/// rings (unpublished), or into the backlog once a ring is full or the
-/// backlog holds anything; counts the rejects among them.
+/// rings (unpublished until the duty cycle ends), or into the backlog when
+/// outputs are gated, a ring is full or the backlog holds anything; counts
+/// the rejects among them.
 struct Pending<'a> {
+    /// Whether events may go straight to the rings (no gating).
+    direct: bool,
     seq: u64,
     time_ns: TimeNs,
     origin: Origin,
@@ -328,7 +320,8 @@ impl EventSink for Pending<'_> {
         if let Some(code) = reject_code(event) {
             self.metrics.record_reject(self.kind, code);
         }
-        if self.backlog.is_empty()
+        if self.direct
+            && self.backlog.is_empty()
             && write_direct(self.outbound, self.seq, self.time_ns, self.origin, event)
         {
             return;
@@ -507,7 +500,7 @@ impl<L: InputLog> Sequencer<L> {
             ring: self
                 .first_receiver
                 .take()
-                .expect("the outbound ring has one reader: receiver() was taken already"),
+                .expect("the outbound ring has one reader: taken already by receiver() or replaced by route_outputs()"),
             released: Arc::clone(&self.released),
         }
     }
@@ -586,8 +579,7 @@ impl<L: InputLog> Sequencer<L> {
     /// Events applied but not yet released.
     #[must_use]
     pub fn pending_len(&self) -> usize {
-        let unpublished = self.outbound.iter().map(|o| o.ring.unpublished());
-        self.pending.len() + unpublished.max().unwrap_or(0) as usize
+        self.pending.len()
     }
 
     /// One duty cycle at wall-clock time `now_ns`; returns the number of
@@ -695,6 +687,7 @@ impl<L: InputLog> Sequencer<L> {
                 let kind = InputKind::of(&input);
                 self.metrics.record_input(kind);
                 let mut sink = Pending {
+                    direct: !self.config.gate_on_durable,
                     seq,
                     time_ns,
                     origin,
@@ -704,15 +697,6 @@ impl<L: InputLog> Sequencer<L> {
                     metrics: &self.metrics,
                 };
                 self.engine.apply(seq, time_ns, &input, &mut sink);
-                if self.config.gate_on_durable {
-                    for o in &mut self.outbound {
-                        let written = o.ring.written();
-                        if written > o.marked {
-                            o.marks.push_back((seq, written));
-                            o.marked = written;
-                        }
-                    }
-                }
                 if let Input::Admin(AdminAction::SnapshotNow) = input {
                     self.snapshot_requested = true;
                 }
@@ -766,31 +750,13 @@ impl<L: InputLog> Sequencer<L> {
             }
             self.pending.pop_front();
         }
-        // Publish. Without gating, everything written. With it, through
-        // the last input the journal has made durable; once no input
-        // waits, everything (refusals, written behind the inputs before
-        // them, need no durability of their own).
+        // Publish everything written: events of durable inputs only when
+        // gated (the rest are still in the backlog), refusals (which need
+        // no durability), and, without gating, this duty cycle's events.
         let mut released = 0;
         for o in &mut self.outbound {
-            let before = o.ring.written() - o.ring.unpublished();
-            if self.config.gate_on_durable {
-                let mut through = None;
-                while let Some(&(seq, position)) = o.marks.front() {
-                    if seq > durable {
-                        break;
-                    }
-                    through = Some(position);
-                    o.marks.pop_front();
-                }
-                if o.marks.is_empty() {
-                    o.ring.publish();
-                } else if let Some(position) = through {
-                    o.ring.publish_through(position);
-                }
-            } else {
-                o.ring.publish();
-            }
-            released += (o.ring.written() - o.ring.unpublished() - before) as usize;
+            released += o.ring.unpublished() as usize;
+            o.ring.publish();
         }
         let through = match self.pending.front() {
             Some(&(seq, ..)) => seq - 1,
@@ -1190,6 +1156,94 @@ mod tests {
         assert!(s.do_work(1) >= 4);
         assert_eq!(s.log().frames.len(), 4, "batch_max inputs per duty cycle");
         assert!(tx.send(order(9, Side::Sell, 200), 0).is_ok(), "room again");
+    }
+
+    #[test]
+    fn gated_outputs_behind_a_full_ring_are_never_hidden_below_released_through() {
+        // A ring of two, two events an order: the backlog is in use while
+        // durability moves up input by input. Whatever is visible is
+        // durable, and once `released_through` is read and the ring found
+        // empty, every input through it has been seen (a gateway's
+        // delivery watermark relies on it).
+        let mut s = Sequencer::new(
+            Engine::new(config()).unwrap(),
+            MemLog::default(),
+            SequencerConfig {
+                inbound_capacity: 16,
+                outbound_capacity: 2,
+                batch_max: 16,
+                gate_on_durable: true,
+                tick_interval_ns: 0,
+                checkpoint_every_inputs: 0,
+                pending_max: 1_000,
+            },
+            0,
+        );
+        let (tx, rx) = (s.sender(), s.receiver());
+        let mut seen = 0u64;
+        let mut drain = |durable: u64| {
+            while let Some(out) = rx.try_recv() {
+                let Output::Event { seq, .. } = out else {
+                    panic!("no refusal expected")
+                };
+                assert!(
+                    seq <= durable,
+                    "input {seq} visible before durable {durable}"
+                );
+                seen = seen.max(seq);
+            }
+            seen
+        };
+        let mut now = 1;
+        for n in 1..=12u32 {
+            tx.send(order(n, Side::Sell, 100 + i64::from(n)), 0)
+                .unwrap();
+            for _ in 0..2 {
+                s.do_work(now);
+                now += 1;
+                let through = rx.released_through();
+                let durable = s.log.durable;
+                let seen = drain(durable);
+                assert!(seen >= through, "released through {through}, seen {seen}");
+            }
+            s.log.durable = s.log.durable.max(u64::from(n).saturating_sub(1));
+        }
+        s.log.durable = 12;
+        for _ in 0..20 {
+            s.do_work(now);
+            now += 1;
+            drain(12);
+        }
+        assert_eq!(drain(12), 12, "everything out once durable");
+        assert_eq!(rx.released_through(), 12);
+    }
+
+    #[test]
+    fn a_halted_gated_loop_still_delivers_its_refusals() {
+        // Input 1 is journaled but never durable (its sync failed), then
+        // appends fail: every later input is refused on the ring, though
+        // input 1's events stay held back.
+        let mut s = sequencer(MemLog::default(), true);
+        let (tx, rx) = (s.sender(), s.receiver());
+        tx.send(order(1, Side::Sell, 100), 0).unwrap();
+        s.do_work(1);
+        s.log.fail_from = Some(2);
+        let (mut refusals, mut events) = (0, 0);
+        for round in 0..10u32 {
+            for n in 0..3 {
+                tx.send(order(10 + round * 3 + n, Side::Sell, 100), 0)
+                    .unwrap();
+            }
+            s.do_work(2 + u64::from(round));
+            while let Some(out) = rx.try_recv() {
+                match out {
+                    Output::Refused { .. } => refusals += 1,
+                    Output::Event { .. } => events += 1,
+                }
+            }
+        }
+        assert!(s.halted().is_some());
+        assert_eq!((refusals, events), (30, 0));
     }
 
     #[test]
