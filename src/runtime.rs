@@ -623,6 +623,9 @@ where
 /// inputs a second last several milliseconds, and each pool keeps two.
 const CHUNK_FEED_INTERVAL: Duration = Duration::from_millis(1);
 
+/// The feeder's pause between two huge pages of a chunk it is making.
+const CHUNK_FEED_PACE: Duration = Duration::from_micros(200);
+
 /// Runs `feeder` every [`CHUNK_FEED_INTERVAL`] until `stop`, on a thread
 /// of its own kept off `avoid_core` (the matching thread's, if pinned).
 fn spawn_chunk_feeder(
@@ -639,8 +642,13 @@ fn spawn_chunk_feeder(
             {
                 core_affinity::set_for_current(other);
             }
+            // A pause after each 2 MiB written: on a machine whose cores
+            // all run busy-spinning threads, this thread displaces one of
+            // them for one huge page's faults at a time, not a whole chunk's
+            // (up to ~8 ms).
+            let mut pace = || std::thread::sleep(CHUNK_FEED_PACE);
             while !stop.load(Ordering::Acquire) {
-                feeder.top_up();
+                feeder.top_up(&mut pace);
                 std::thread::sleep(CHUNK_FEED_INTERVAL);
             }
         })

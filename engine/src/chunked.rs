@@ -80,14 +80,20 @@ const POOL_CHUNKS: usize = 2;
 
 impl<T: Copy> ChunkPool<T> {
     /// Makes chunks until the pool holds [`POOL_CHUNKS`]; returns how many
-    /// it made. Any thread; never blocks the deque.
-    pub(crate) fn top_up(&self) -> usize {
+    /// it made. Any thread; never blocks the deque. `pace` runs after each
+    /// [`PACE_BYTES`] written (the caller may sleep there, so that making a
+    /// chunk never holds a CPU for long).
+    pub(crate) fn top_up(&self, pace: &mut dyn FnMut()) -> usize {
         let Some(&fill) = self.fill.get() else {
             return 0;
         };
         let mut made = 0;
         while !self.ready.is_full() {
-            if self.ready.push(new_chunk(self.chunk_len, fill)).is_err() {
+            if self
+                .ready
+                .push(new_chunk(self.chunk_len, fill, pace))
+                .is_err()
+            {
                 break;
             }
             made += 1;
@@ -96,12 +102,22 @@ impl<T: Copy> ChunkPool<T> {
     }
 }
 
+/// How much of a chunk is written between two calls of a pool's `pace`:
+/// one huge page (a first write to it faults in the whole 2 MiB).
+const PACE_BYTES: usize = crate::hugepage::HUGE_PAGE;
+
 /// An empty chunk with room for `len` elements, its memory advised into
-/// huge pages and written in full (faulted in).
-fn new_chunk<T: Copy>(len: usize, fill: T) -> Vec<T> {
+/// huge pages and written in full (faulted in), calling `pace` after each
+/// [`PACE_BYTES`].
+fn new_chunk<T: Copy>(len: usize, fill: T, pace: &mut dyn FnMut()) -> Vec<T> {
     let mut chunk = Vec::with_capacity(len);
     crate::hugepage::advise(&chunk);
-    chunk.resize(len, fill);
+    let step = (PACE_BYTES / size_of::<T>().max(1)).max(1);
+    while chunk.len() < len {
+        let n = step.min(len - chunk.len());
+        chunk.extend(std::iter::repeat_n(fill, n));
+        pace();
+    }
     chunk.clear();
     chunk
 }
@@ -231,7 +247,7 @@ impl<T: Copy> Chunked<T> {
             });
             chunk = match made {
                 Some(made) => made,
-                None => new_chunk(len, value),
+                None => new_chunk(len, value, &mut || {}),
             };
         }
         debug_assert!(chunk.capacity() >= len);
@@ -350,10 +366,20 @@ mod tests {
     fn chunks_made_ahead_are_taken_and_change_nothing_stored() {
         let mut c = Chunked::default();
         let pool = c.pool();
-        assert_eq!(pool.top_up(), 0, "nothing to write pages with yet");
+        assert_eq!(
+            pool.top_up(&mut || {}),
+            0,
+            "nothing to write pages with yet"
+        );
         c.push(0usize);
-        assert_eq!(pool.top_up(), POOL_CHUNKS, "the first value is the fill");
-        assert_eq!(pool.top_up(), 0, "full");
+        let mut paces = 0;
+        assert_eq!(
+            pool.top_up(&mut || paces += 1),
+            POOL_CHUNKS,
+            "the first value is the fill"
+        );
+        assert_eq!(paces, POOL_CHUNKS, "a pause after each chunk's one step");
+        assert_eq!(pool.top_up(&mut || {}), 0, "full");
         // The first chunk was the deque's own; the next two come from the pool.
         let n = 3 * CHUNK_LEN;
         for i in 1..n {
@@ -365,7 +391,7 @@ mod tests {
         // Empty pool: the deque makes its own chunk, as without one.
         c.push(n);
         assert_eq!(c.get(n), Some(&n));
-        assert_eq!(pool.top_up(), POOL_CHUNKS);
+        assert_eq!(pool.top_up(&mut || {}), POOL_CHUNKS);
         // A copy draws on no pool.
         let mut copy = c.clone();
         for i in n + 1..n + 1 + CHUNK_LEN {

@@ -347,9 +347,12 @@ pub struct ChunkFeeder {
 impl ChunkFeeder {
     /// Makes chunks until each pool holds its few; returns how many it
     /// made (each up to a few milliseconds of page faults, on the calling
-    /// thread). Call it every millisecond or so.
-    pub fn top_up(&self) -> usize {
-        self.done.top_up() + self.entries.top_up()
+    /// thread). `pace` runs after every 2 MiB written: a caller that sleeps
+    /// there never holds a CPU for long, which matters where the helper
+    /// shares cores with busy-spinning threads. Call it every millisecond
+    /// or so.
+    pub fn top_up(&self, pace: &mut dyn FnMut()) -> usize {
+        self.done.top_up(pace) + self.entries.top_up(pace)
     }
 }
 

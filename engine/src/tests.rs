@@ -781,7 +781,7 @@ fn chunks_made_ahead_on_another_thread_change_nothing_stored() {
         let feeding = s.spawn(|| {
             let mut made = 0;
             while !stop.load(std::sync::atomic::Ordering::Acquire) {
-                made += feeder.top_up();
+                made += feeder.top_up(&mut || {});
                 std::thread::yield_now();
             }
             made
