@@ -143,14 +143,7 @@ impl<T> Producer<T> {
         if !self.has_room(1) {
             return Err(value);
         }
-        // SAFETY: `[written, head + capacity)` is free (checked above), so
-        // the consumer does not read this slot until it is published.
-        unsafe { (*self.shared.slots[self.index].get()).write(value) };
-        self.written += 1;
-        self.index += 1;
-        if self.index == self.shared.slots.len() {
-            self.index = 0;
-        }
+        self.put(value);
         Ok(())
     }
 
@@ -161,14 +154,23 @@ impl<T> Producer<T> {
         if !self.has_room(1) {
             return false;
         }
-        // SAFETY: as in `write`.
-        unsafe { (*self.shared.slots[self.index].get()).write(make()) };
+        self.put(make());
+        true
+    }
+
+    /// Writes `value` into the next slot; the caller checked there is room.
+    #[inline]
+    fn put(&mut self, value: T) {
+        debug_assert!(self.written - self.head_seen < self.shared.capacity());
+        // SAFETY: `[written, head + capacity)` is free (the caller checked
+        // `has_room`), so the consumer does not read this slot until it is
+        // published.
+        unsafe { (*self.shared.slots[self.index].get()).write(value) };
         self.written += 1;
         self.index += 1;
         if self.index == self.shared.slots.len() {
             self.index = 0;
         }
-        true
     }
 
     /// Makes every value written up to position `through` (at most
