@@ -777,22 +777,24 @@ fn chunks_made_ahead_on_another_thread_change_nothing_stored() {
     let mut fed = Venue::new();
     let feeder = fed.e.chunk_feeder();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let made = std::thread::scope(|s| {
+    // The first input gives the pools their fill; filling them once here
+    // (not only on the thread, which a loaded machine may not run in time)
+    // makes sure ready chunks are there to be taken.
+    assert_eq!(plain.apply(inputs[0]), fed.apply(inputs[0]));
+    assert!(feeder.top_up(&mut || {}) > 0, "the pools were filled");
+    std::thread::scope(|s| {
         let feeding = s.spawn(|| {
-            let mut made = 0;
             while !stop.load(std::sync::atomic::Ordering::Acquire) {
-                made += feeder.top_up(&mut || {});
+                feeder.top_up(&mut || {});
                 std::thread::yield_now();
             }
-            made
         });
-        for input in &inputs {
+        for input in &inputs[1..] {
             assert_eq!(plain.apply(*input), fed.apply(*input));
         }
         stop.store(true, std::sync::atomic::Ordering::Release);
-        feeding.join().expect("feeder")
+        feeding.join().expect("feeder");
     });
-    assert!(made > 0, "the feeder made chunks");
     let finished = fed.e.finished_order_count();
     assert!(finished > 2 * 4_096, "{finished} finished");
     assert_eq!(plain.e.state_hash(), fed.e.state_hash());
