@@ -26,6 +26,11 @@ use serde::Deserialize;
 use crate::logging::{LogFormat, LogSettings};
 use crate::runtime::IdleStrategy;
 
+/// The most slots a ring may be configured with: 2^24 (a few GB of
+/// inputs or outputs), far past what a venue needs and short of an
+/// allocation that would abort the process.
+pub const RING_SLOTS_MAX: usize = 1 << 24;
+
 /// The file, as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -148,7 +153,7 @@ pub struct EngineSection {
     pub core: Option<usize>,
     /// `backoff` or `busy-spin`.
     pub idle: String,
-    /// Inbound ring capacity.
+    /// Inbound ring capacity (rounded up to a power of two).
     pub inbound_ring: usize,
     /// Outbound ring capacity.
     pub outbound_ring: usize,
@@ -969,6 +974,17 @@ fn check(file: VenueFile) -> Result<VenueConfig> {
              `venue hash-password` there"
         );
     }
+    for (key, slots) in [
+        ("inbound_ring", file.engine.inbound_ring),
+        ("outbound_ring", file.engine.outbound_ring),
+    ] {
+        if !(1..=RING_SLOTS_MAX).contains(&slots) {
+            bail!(
+                "[engine] {key} = {slots}: a ring holds 1 to {RING_SLOTS_MAX} slots \
+                 (each a few hundred bytes, allocated at start-up)"
+            );
+        }
+    }
     Ok(VenueConfig {
         name: file.venue.name,
         log,
@@ -1271,6 +1287,20 @@ mod tests {
             "[participant.nofix]\nsender_comp_id = \"CLIENT2\"",
         );
         assert!(check_text(&text).is_err());
+    }
+
+    #[test]
+    fn ring_sizes_out_of_range_are_refused() {
+        for (from, to) in [
+            ("inbound_ring = 65536", "inbound_ring = 0"),
+            ("inbound_ring = 65536", "inbound_ring = 100000000000"),
+            ("outbound_ring = 16384", "outbound_ring = 0"),
+        ] {
+            let text = EXAMPLE.replacen(from, to, 1);
+            assert_ne!(text, EXAMPLE);
+            let err = format!("{:#}", check_text(&text).expect_err("must be refused"));
+            assert!(err.contains("a ring holds 1 to"), "{to}: {err}");
+        }
     }
 
     #[test]

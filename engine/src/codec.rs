@@ -60,6 +60,7 @@
 //! (u64) of those records' encoding.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::book::{Level, NIL};
@@ -107,7 +108,91 @@ pub struct DecodeError {
 /// Appends encodings to a buffer; with a hasher, the buffer is a window
 /// that [`Writer::spill`] empties into it (the state hash is then computed
 /// without the whole state ever being in memory at once).
-struct Writer<'a>(&'a mut Vec<u8>, Option<&'a mut Xxh3>);
+struct Writer<'a, S: Sink = Vec<u8>>(&'a mut S, Option<&'a mut Xxh3>);
+
+/// Where a [`Writer`] puts its bytes: a growing `Vec` (states, admin
+/// inputs), or an [`InputBuf`] on the matching thread's stack.
+trait Sink {
+    fn put_u8(&mut self, v: u8);
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    #[inline(always)]
+    fn put_u8(&mut self, v: u8) {
+        self.push(v);
+    }
+    #[inline(always)]
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// How many bytes an [`InputBuf`] holds: every order input's encoding
+/// (the largest, a replace of a 40-byte ClOrdID by another with both
+/// prices, is 113 bytes) and
+/// the usual admin inputs; a longer encoding overflows it and is made in a
+/// `Vec` instead.
+pub const INPUT_BUF_BYTES: usize = 256;
+
+/// A fixed buffer the sequencer encodes each input into before the journal
+/// copies it into its frame: the same bytes as [`encode_input`], without a
+/// `Vec`'s capacity check and length update per field.
+#[derive(Clone)]
+pub struct InputBuf {
+    bytes: [u8; INPUT_BUF_BYTES],
+    /// Bytes written; `INPUT_BUF_BYTES + 1` once a write did not fit, so
+    /// that no later, shorter write lands after the gap.
+    len: usize,
+}
+
+impl Default for InputBuf {
+    fn default() -> Self {
+        InputBuf {
+            bytes: [0; INPUT_BUF_BYTES],
+            len: 0,
+        }
+    }
+}
+
+impl fmt::Debug for InputBuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InputBuf").field("len", &self.len).finish()
+    }
+}
+
+impl InputBuf {
+    /// Encodes `input` exactly as [`encode_input`] would; `None` if the
+    /// encoding is longer than [`INPUT_BUF_BYTES`] (use [`encode_input`]).
+    #[inline]
+    pub fn encode(&mut self, input: &Input) -> Option<&[u8]> {
+        self.len = 0;
+        write_input(&mut Writer(self, None), input);
+        self.bytes.get(..self.len)
+    }
+}
+
+impl Sink for InputBuf {
+    #[inline(always)]
+    fn put_u8(&mut self, v: u8) {
+        if self.len < INPUT_BUF_BYTES {
+            self.bytes[self.len] = v;
+            self.len += 1;
+        } else {
+            self.len = INPUT_BUF_BYTES + 1;
+        }
+    }
+    #[inline(always)]
+    fn put(&mut self, bytes: &[u8]) {
+        let end = self.len + bytes.len();
+        if end <= INPUT_BUF_BYTES {
+            self.bytes[self.len..end].copy_from_slice(bytes);
+            self.len = end;
+        } else {
+            self.len = INPUT_BUF_BYTES + 1;
+        }
+    }
+}
 
 /// How much a hashing [`Writer`] buffers before feeding its hasher.
 const SPILL_BYTES: usize = 64 << 10;
@@ -122,24 +207,33 @@ impl Writer<'_> {
             self.0.clear();
         }
     }
+}
+
+impl<S: Sink> Writer<'_, S> {
+    #[inline(always)]
     fn u8(&mut self, v: u8) {
-        self.0.push(v);
+        self.0.put_u8(v);
     }
+    #[inline(always)]
     fn u16(&mut self, v: u16) {
-        self.0.extend_from_slice(&v.to_le_bytes());
+        self.0.put(&v.to_le_bytes());
     }
+    #[inline(always)]
     fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_le_bytes());
+        self.0.put(&v.to_le_bytes());
     }
+    #[inline(always)]
     fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
+        self.0.put(&v.to_le_bytes());
     }
+    #[inline(always)]
     fn i64(&mut self, v: i64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
+        self.0.put(&v.to_le_bytes());
     }
+    #[inline(always)]
     fn cl_ord_id(&mut self, id: &ClOrdId) {
         self.u8(id.as_bytes().len() as u8);
-        self.0.extend_from_slice(id.as_bytes());
+        self.0.put(id.as_bytes());
     }
     fn order_ref(&mut self, r: &OrderRef) {
         match r {
@@ -361,7 +455,7 @@ const ADMIN_CREDIT: u8 = 4;
 const ADMIN_SNAPSHOT: u8 = 5;
 const ADMIN_RATE: u8 = 6;
 
-fn encode_admin(w: &mut Writer<'_>, a: &AdminAction) {
+fn encode_admin<S: Sink>(w: &mut Writer<'_, S>, a: &AdminAction) {
     w.u8(IN_ADMIN);
     match *a {
         AdminAction::SetPhase { instrument, phase } => {
@@ -479,7 +573,12 @@ fn decode_admin(r: &mut Reader<'_>) -> Res<AdminAction> {
 
 /// Appends the encoding of `input` to `out`.
 pub fn encode_input(input: &Input, out: &mut Vec<u8>) {
-    let mut w = Writer(out, None);
+    write_input(&mut Writer(out, None), input);
+}
+
+/// The input encoding, into either kind of buffer.
+#[inline(always)]
+fn write_input<S: Sink>(w: &mut Writer<'_, S>, input: &Input) {
     match input {
         Input::NewOrder(o) => {
             w.u8(IN_NEW);
@@ -560,7 +659,7 @@ pub fn encode_input(input: &Input, out: &mut Vec<u8>) {
             });
             w.u64(*state_hash);
         }
-        Input::Admin(a) => encode_admin(&mut w, a),
+        Input::Admin(a) => encode_admin(w, a),
     }
 }
 
@@ -1505,4 +1604,41 @@ pub enum SnapshotError {
         /// The id.
         id: u32,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::{OrderRef, Replace};
+    use crate::types::{CL_ORD_ID_LEN_MAX, ParticipantId};
+
+    #[test]
+    fn the_longest_order_input_fits_the_fixed_buffer() {
+        let id = ClOrdId::new(&[b'x'; CL_ORD_ID_LEN_MAX]).expect("valid id");
+        let input = Input::Replace(Replace {
+            participant: ParticipantId(u32::MAX),
+            cl_ord_id: id,
+            target: OrderRef::ClOrdId(id),
+            qty_lots: u64::MAX,
+            price_ticks: Some(i64::MIN),
+            stop_price_ticks: Some(i64::MAX),
+        });
+        let mut bytes = Vec::new();
+        encode_input(&input, &mut bytes);
+        assert_eq!(bytes.len(), 113);
+        assert_eq!(InputBuf::default().encode(&input), Some(&bytes[..]));
+    }
+
+    #[test]
+    fn an_encoding_that_overflows_the_fixed_buffer_is_refused_whole() {
+        let mut buf = InputBuf::default();
+        let mut w = Writer(&mut buf, None);
+        w.0.put(&[1; INPUT_BUF_BYTES - 4]);
+        w.u64(7); // does not fit
+        w.u8(9); // would fit in the gap, and must not land there
+        assert_eq!(buf.len, INPUT_BUF_BYTES + 1);
+        assert_eq!(buf.bytes.get(..buf.len), None);
+        // The next encoding starts afresh.
+        assert_eq!(buf.encode(&Input::ClockTick).map(<[u8]>::len), Some(1));
+    }
 }

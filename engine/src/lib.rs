@@ -186,6 +186,7 @@ mod controls;
 mod engine;
 pub mod event;
 mod hugepage;
+pub mod inbound;
 pub mod input;
 pub mod metrics;
 mod prefetch;
@@ -198,7 +199,7 @@ pub mod types;
 #[cfg(test)]
 mod tests;
 
-pub use crate::codec::{DecodeError, SnapshotError, decode_input, encode_input};
+pub use crate::codec::{DecodeError, InputBuf, SnapshotError, decode_input, encode_input};
 pub use crate::config::{
     Collar, ConfigError, CreditLimit, Decimal, EngineConfig, InstrumentSpec, OrdTypeSet,
     ParticipantSpec, Permissions, TifSet, TradingHours, VolatilityGuard,

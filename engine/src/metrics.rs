@@ -39,15 +39,12 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-
-use crossbeam_queue::ArrayQueue;
+use std::sync::{Mutex, PoisonError};
 
 use crate::event::{Event, ExecType, Reason};
 use crate::input::Input;
 use crate::reason::RejectReason;
 use crate::ring::RingGauge;
-use crate::sequencer::Origin;
 
 /// Entries in the reject-by-code array: the reject codes in use (1 to 24)
 /// with room for reasons appended later. Code 0 collects codes beyond it.
@@ -209,7 +206,7 @@ fn bump(counter: &AtomicU64) {
 
 /// The rings, for their occupancy.
 struct Rings {
-    inbound: Arc<ArrayQueue<(Input, Origin)>>,
+    inbound: RingGauge,
     outbound: Vec<RingGauge>,
 }
 
@@ -249,7 +246,7 @@ pub struct RingOccupancy {
 }
 
 impl RingOccupancy {
-    fn of<T>(ring: &ArrayQueue<T>) -> RingOccupancy {
+    fn of(ring: &RingGauge) -> RingOccupancy {
         RingOccupancy {
             len: ring.len(),
             capacity: ring.capacity(),
@@ -313,10 +310,7 @@ pub struct LoopSnapshot {
 }
 
 impl LoopMetrics {
-    pub(crate) fn new(
-        inbound: Arc<ArrayQueue<(Input, Origin)>>,
-        outbound: Vec<RingGauge>,
-    ) -> LoopMetrics {
+    pub(crate) fn new(inbound: RingGauge, outbound: Vec<RingGauge>) -> LoopMetrics {
         LoopMetrics {
             inputs: std::array::from_fn(|_| AtomicU64::new(0)),
             rejects: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
@@ -409,14 +403,7 @@ impl LoopMetrics {
             let rings = self.rings.lock().unwrap_or_else(PoisonError::into_inner);
             (
                 RingOccupancy::of(&rings.inbound),
-                rings
-                    .outbound
-                    .iter()
-                    .map(|r| RingOccupancy {
-                        len: r.len(),
-                        capacity: r.capacity(),
-                    })
-                    .collect(),
+                rings.outbound.iter().map(RingOccupancy::of).collect(),
             )
         };
         LoopSnapshot {
@@ -443,7 +430,7 @@ mod tests {
 
     fn metrics() -> LoopMetrics {
         LoopMetrics::new(
-            Arc::new(ArrayQueue::new(4)),
+            crate::inbound::ring::<u8>(4).0.gauge(),
             vec![crate::ring::ring::<crate::sequencer::Output>(8).0.gauge()],
         )
     }

@@ -1,8 +1,8 @@
 //! The outbound ring: a bounded single-producer, single-consumer queue of
 //! the loop's outputs, written in place and published in batches.
 //!
-//! Why not `crossbeam_queue::ArrayQueue` (which the inbound ring still is:
-//! it has many producers): the loop is the only writer of an outbound ring
+//! Why not `crossbeam_queue::ArrayQueue` (nor `crate::inbound`, which has
+//! many producers): the loop is the only writer of an outbound ring
 //! and one gateway thread its only reader, and the multi-producer protocol
 //! costs a compare-and-swap and a slot stamp per push and per pop. Here
 //! the producer writes slots the consumer cannot see yet and makes them
@@ -209,7 +209,7 @@ impl<T: Send + 'static> Producer<T> {
     /// A handle that reads the ring's fill from any thread.
     #[must_use]
     pub fn gauge(&self) -> RingGauge {
-        RingGauge(Arc::clone(&self.shared) as Arc<dyn Occupancy>)
+        RingGauge::new(Arc::clone(&self.shared) as Arc<dyn Occupancy>)
     }
 }
 
@@ -293,7 +293,7 @@ impl<T> fmt::Debug for Consumer<T> {
 }
 
 /// A ring's fill, as seen from any thread.
-trait Occupancy: Send + Sync {
+pub(crate) trait Occupancy: Send + Sync {
     fn len(&self) -> usize;
     fn capacity(&self) -> usize;
 }
@@ -316,6 +316,10 @@ impl<T: Send> Occupancy for Shared<T> {
 pub struct RingGauge(Arc<dyn Occupancy>);
 
 impl RingGauge {
+    pub(crate) fn new(ring: Arc<dyn Occupancy>) -> RingGauge {
+        RingGauge(ring)
+    }
+
     /// Published values not yet read.
     #[must_use]
     pub fn len(&self) -> usize {

@@ -48,11 +48,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crossbeam_queue::ArrayQueue;
-
-use crate::codec::encode_input;
+use crate::codec::{InputBuf, encode_input};
 use crate::engine::Engine;
 use crate::event::{Event, EventSink};
+use crate::inbound;
 use crate::input::{AdminAction, HashScheme, Input};
 use crate::metrics::{
     InputKind, LATENCY_SAMPLE_EVERY, LATENCY_SAMPLE_INTERVAL_NS, LoopMetrics, reject_code,
@@ -142,7 +141,7 @@ pub enum Output {
 /// The producer side of the inbound ring.
 #[derive(Clone, Debug)]
 pub struct InputSender {
-    ring: Arc<ArrayQueue<(Input, Origin)>>,
+    ring: inbound::Sender<(Input, Origin)>,
     metrics: Arc<LoopMetrics>,
 }
 
@@ -254,7 +253,7 @@ impl Outbound {
 /// Sequencer settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SequencerConfig {
-    /// Inbound ring capacity (inputs).
+    /// Inbound ring capacity (inputs; rounded up to a power of two).
     pub inbound_capacity: usize,
     /// Outbound ring capacity (outputs). A ring's slots are written in
     /// turn whatever its fill, so a small one stays in the caches; events
@@ -384,7 +383,10 @@ pub struct Sequencer<L: InputLog> {
     engine: Engine,
     log: L,
     config: SequencerConfig,
-    inbound: Arc<ArrayQueue<(Input, Origin)>>,
+    /// Taken out for the length of a batch (its inputs are applied where
+    /// they lie in the ring), put back after it.
+    inbound: Option<inbound::Receiver<(Input, Origin)>>,
+    inbound_tx: inbound::Sender<(Input, Origin)>,
     outbound: Vec<Outbound>,
     /// The first ring's reader, until [`Sequencer::receiver`] takes it.
     first_receiver: Option<Consumer<Output>>,
@@ -400,6 +402,9 @@ pub struct Sequencer<L: InputLog> {
     pending: VecDeque<(u64, TimeNs, Origin, Event)>,
     /// Refusals waiting for room on the outbound ring.
     refused: VecDeque<Output>,
+    /// Where each input is encoded for the journal; `encode_buf` takes
+    /// an encoding too long for it.
+    input_buf: InputBuf,
     encode_buf: Vec<u8>,
     last_time_ns: TimeNs,
     next_tick_ns: TimeNs,
@@ -434,17 +439,15 @@ impl<L: InputLog> Sequencer<L> {
     pub fn new(engine: Engine, log: L, config: SequencerConfig, last_time_ns: TimeNs) -> Self {
         assert!(config.batch_max > 0, "batch_max must be positive");
         let last_seq = log.last_seq();
-        let inbound = Arc::new(ArrayQueue::new(config.inbound_capacity.max(1)));
+        let (inbound_tx, inbound) = inbound::ring(config.inbound_capacity);
         let (outbound, first_receiver) = ring::ring(config.outbound_capacity);
-        let metrics = Arc::new(LoopMetrics::new(
-            Arc::clone(&inbound),
-            vec![outbound.gauge()],
-        ));
+        let metrics = Arc::new(LoopMetrics::new(inbound_tx.gauge(), vec![outbound.gauge()]));
         metrics.publish_positions(last_seq, log.durable_seq().min(last_seq), 0);
         Sequencer {
             engine,
             log,
-            inbound,
+            inbound: Some(inbound),
+            inbound_tx,
             outbound: vec![Outbound::new(outbound, None)],
             first_receiver: Some(first_receiver),
             released: Arc::new(AtomicU64::new(last_seq)),
@@ -453,7 +456,8 @@ impl<L: InputLog> Sequencer<L> {
             refused_front_delivered: 0,
             pending: VecDeque::with_capacity(config.batch_max * 8),
             refused: VecDeque::new(),
-            encode_buf: Vec::with_capacity(256),
+            input_buf: InputBuf::default(),
+            encode_buf: Vec::new(),
             last_time_ns,
             next_tick_ns: 0,
             since_checkpoint: 0,
@@ -471,7 +475,7 @@ impl<L: InputLog> Sequencer<L> {
     #[must_use]
     pub fn sender(&self) -> InputSender {
         InputSender {
-            ring: Arc::clone(&self.inbound),
+            ring: self.inbound_tx.clone(),
             metrics: Arc::clone(&self.metrics),
         }
     }
@@ -589,43 +593,40 @@ impl<L: InputLog> Sequencer<L> {
         let now = now_ns.max(self.last_time_ns);
         if self.config.tick_interval_ns > 0 && now >= self.next_tick_ns && self.halted.is_none() {
             if self.next_tick_ns != 0 {
-                self.sequence(now, Input::ClockTick, ORIGIN_NONE, true);
+                self.sequence(now, &Input::ClockTick, ORIGIN_NONE, true);
                 work += 1;
             }
             self.next_tick_ns = now + self.config.tick_interval_ns;
         }
-        // One input of look-ahead inside the batch: while input n is
-        // journaled and applied, the memory input n+1 will read is already
-        // on its way (`Engine::prefetch`). Nothing popped is held past the
-        // batch: the last one is applied without a successor.
-        let mut next = if self.pending_len() > self.config.pending_max {
-            None
-        } else {
-            self.inbound.pop()
-        };
+        // Each input is journaled and applied where it lies in the ring
+        // (no copy), and its slot freed after. One input of look-ahead:
+        // while input n is journaled and applied, the memory input n+1 will
+        // read is already on its way (`Engine::prefetch`).
+        let mut rx = self
+            .inbound
+            .take()
+            .expect("the inbound ring is put back after every batch");
+        let mut more = self.pending_len() <= self.config.pending_max;
         let mut taken = 0;
-        while let Some((input, origin)) = next {
+        while more && let Some((input, origin)) = rx.peek(0) {
             taken += 1;
-            next = if taken < self.config.batch_max && self.pending_len() <= self.config.pending_max
-            {
-                self.inbound.pop()
-            } else {
-                None
-            };
-            if let Some((following, _)) = &next {
+            more = taken < self.config.batch_max && self.pending_len() <= self.config.pending_max;
+            if more && let Some((following, _)) = rx.peek(1) {
                 self.engine.prefetch(following);
             }
             let timed = self.sample_due(now);
-            self.sequence(now, input, origin, timed);
+            self.sequence(now, input, *origin, timed);
+            rx.skip();
             work += 1;
         }
+        self.inbound = Some(rx);
         let every = self.config.checkpoint_every_inputs;
         if every > 0 && self.since_checkpoint >= every && self.halted.is_none() {
             let scheme = HashScheme::Folded;
             let state_hash = self.engine.checkpoint_hash(scheme);
             self.sequence(
                 now,
-                Input::Checkpoint { state_hash, scheme },
+                &Input::Checkpoint { state_hash, scheme },
                 ORIGIN_NONE,
                 true,
             );
@@ -661,14 +662,14 @@ impl<L: InputLog> Sequencer<L> {
     }
 
     /// Journals, then applies, one input; `timed` records its latency.
-    fn sequence(&mut self, time_ns: TimeNs, input: Input, origin: Origin, timed: bool) {
+    fn sequence(&mut self, time_ns: TimeNs, input: &Input, origin: Origin, timed: bool) {
         if let Some(reason) = &self.halted {
             self.metrics.record_journal_failed();
             let refusal = Refusal::JournalFailed {
                 reason: reason.clone(),
             };
             self.refused.push_back(Output::Refused {
-                input,
+                input: *input,
                 origin,
                 refusal,
             });
@@ -676,15 +677,21 @@ impl<L: InputLog> Sequencer<L> {
         }
         let clock = if timed { self.latency_clock } else { None };
         let started_ns = clock.map(|now| now());
-        self.encode_buf.clear();
-        encode_input(&input, &mut self.encode_buf);
+        let payload = match self.input_buf.encode(input) {
+            Some(bytes) => bytes,
+            None => {
+                self.encode_buf.clear();
+                encode_input(input, &mut self.encode_buf);
+                &self.encode_buf
+            }
+        };
         let expected = self.log.last_seq() + 1;
-        match self.log.append(time_ns, &self.encode_buf) {
+        match self.log.append(time_ns, payload) {
             Ok(seq) => {
                 assert_eq!(seq, expected, "the log must number inputs contiguously");
                 self.last_time_ns = time_ns;
                 self.since_checkpoint += 1;
-                let kind = InputKind::of(&input);
+                let kind = InputKind::of(input);
                 self.metrics.record_input(kind);
                 let mut sink = Pending {
                     direct: !self.config.gate_on_durable,
@@ -696,7 +703,7 @@ impl<L: InputLog> Sequencer<L> {
                     backlog: &mut self.pending,
                     metrics: &self.metrics,
                 };
-                self.engine.apply(seq, time_ns, &input, &mut sink);
+                self.engine.apply(seq, time_ns, input, &mut sink);
                 if let Input::Admin(AdminAction::SnapshotNow) = input {
                     self.snapshot_requested = true;
                 }
@@ -710,7 +717,7 @@ impl<L: InputLog> Sequencer<L> {
                 let reason = e.to_string();
                 self.halted = Some(reason.clone());
                 self.refused.push_back(Output::Refused {
-                    input,
+                    input: *input,
                     origin,
                     refusal: Refusal::JournalFailed { reason },
                 });

@@ -399,6 +399,10 @@ fn admin_inputs_round_trip_through_the_codec() {
         let mut bytes = Vec::new();
         encode_input(&Input::Admin(a), &mut bytes);
         assert_eq!(decode_input(&bytes), Ok(Input::Admin(a)));
+        assert_eq!(
+            InputBuf::default().encode(&Input::Admin(a)),
+            Some(&bytes[..])
+        );
         for cut in 1..bytes.len() {
             assert!(decode_input(&bytes[..cut]).is_err(), "{a:?} cut at {cut}");
         }

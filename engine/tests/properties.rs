@@ -361,6 +361,9 @@ proptest! {
         let mut buf = Vec::new();
         encode_input(&input, &mut buf);
         prop_assert_eq!(decode_input(&buf), Ok(input));
+        // The loop's fixed buffer makes the same bytes.
+        let mut fixed = InputBuf::default();
+        prop_assert_eq!(fixed.encode(&input), Some(&buf[..]));
         // Every strict prefix is refused.
         for cut in 0..buf.len() {
             prop_assert!(decode_input(&buf[..cut]).is_err());

@@ -105,7 +105,7 @@ impl FrameHeader {
 /// an end marker).
 #[inline]
 pub(crate) fn frame_crc(frame_len: u32, after_crc: &[u8]) -> u32 {
-    crc32c::crc32c_append(frame_len, after_crc)
+    crate::crc::crc32c_append(frame_len, after_crc)
 }
 
 /// Rounds `n` up to the frame alignment.

@@ -212,6 +212,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod cpu;
+mod crc;
 mod error;
 mod format;
 mod mark;
