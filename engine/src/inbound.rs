@@ -20,7 +20,7 @@
 
 #![allow(unsafe_code)]
 
-use std::cell::{Cell, UnsafeCell};
+use std::cell::UnsafeCell;
 use std::fmt;
 use std::mem::MaybeUninit;
 use std::sync::Arc;
@@ -94,7 +94,11 @@ impl<T: Send> Occupancy for Shared<T> {
 /// consumer.
 #[must_use]
 pub fn ring<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
-    let capacity = capacity.max(1).next_power_of_two();
+    let capacity = capacity
+        .max(1)
+        .checked_next_power_of_two()
+        .filter(|&c| c <= isize::MAX as usize / size_of::<Slot<T>>().max(1))
+        .expect("inbound ring capacity too large");
     let shared = Arc::new(Shared {
         tail: Padded(AtomicU64::new(0)),
         head: Padded(AtomicU64::new(0)),
@@ -110,10 +114,7 @@ pub fn ring<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
         Sender {
             shared: Arc::clone(&shared),
         },
-        Receiver {
-            shared,
-            head: Cell::new(0),
-        },
+        Receiver { shared, head: 0 },
     )
 }
 
@@ -214,30 +215,38 @@ impl<T> fmt::Debug for Sender<T> {
 pub struct Receiver<T> {
     shared: Arc<Shared<T>>,
     /// Position of the next value to read.
-    head: Cell<u64>,
+    head: u64,
 }
 
 impl<T> Receiver<T> {
     /// The value `ahead` places after the next one to be taken (0: the next
-    /// one), if it is written: read in place, without a copy. Positions
-    /// are written in the order producers claimed them, so a value may be
-    /// written while one before it is not yet; that one is then `None`
-    /// and the later one is not returned before it.
+    /// one), if it is written: read in place, without a copy. Producers
+    /// may finish writing out of order, so `peek(1)` can be written while
+    /// `peek(0)` is not yet; values still come out in position order.
+    ///
+    /// The value cannot be taken while the reference lives:
+    /// ```compile_fail
+    /// let (tx, mut rx) = engine::inbound::ring::<String>(1);
+    /// tx.push("a".into()).unwrap();
+    /// let r = rx.peek(0).unwrap();
+    /// drop(rx.pop());
+    /// println!("{r}");
+    /// ```
     #[inline]
     pub fn peek(&self, ahead: u64) -> Option<&T> {
         let shared = &*self.shared;
         if ahead > shared.mask {
             return None;
         }
-        let pos = self.head.get() + ahead;
+        let pos = self.head + ahead;
         let slot = &shared.slots[(pos & shared.mask) as usize];
         if slot.stamp.load(Ordering::Acquire) != pos + 1 {
             return None;
         }
         // SAFETY: the stamp (`Acquire`, after the producer's `Release`) says
         // the value at `pos` is written; no producer touches the slot until
-        // the consumer frees it, which takes `&mut self` (`skip`) and so
-        // cannot happen while this borrow lives.
+        // the consumer frees it, which takes `&mut self` (`skip`, `pop`) and
+        // so cannot happen while this borrow lives.
         Some(unsafe { (*slot.value.get()).assume_init_ref() })
     }
 
@@ -248,39 +257,54 @@ impl<T> Receiver<T> {
     /// If the next value is not written (the caller did not peek it).
     #[inline]
     pub fn skip(&mut self) {
-        let shared = &*self.shared;
-        let head = self.head.get();
-        let slot = &shared.slots[(head & shared.mask) as usize];
-        assert_eq!(
-            slot.stamp.load(Ordering::Acquire),
-            head + 1,
-            "skip without a written value"
-        );
-        // SAFETY: as in `pop`: written, and ours until stamped free.
-        unsafe { (*slot.value.get()).assume_init_drop() };
-        slot.stamp.store(head + shared.mask + 1, Ordering::Release);
-        self.head.set(head + 1);
-        shared.head.0.store(head + 1, Ordering::Relaxed);
+        let value = self.take();
+        assert!(value.is_some(), "skip without a written value");
+        // Dropped after its slot is freed and the head moved on, so that a
+        // panicking drop cannot leave the value to be dropped again.
+        drop(value);
     }
 
-    /// The next value, if one is written. A position claimed but not yet
-    /// written holds back the values after it until its producer finishes.
+    /// The next value, if one is written.
     #[inline]
-    pub fn pop(&self) -> Option<T> {
+    pub fn pop(&mut self) -> Option<T> {
+        self.take()
+    }
+
+    /// Moves the next value out, if written, and frees its slot.
+    #[inline]
+    fn take(&mut self) -> Option<T> {
         let shared = &*self.shared;
-        let head = self.head.get();
+        let head = self.head;
         let slot = &shared.slots[(head & shared.mask) as usize];
         if slot.stamp.load(Ordering::Acquire) != head + 1 {
             return None;
         }
         // SAFETY: the stamp (`Acquire`, after the producer's `Release`) says
         // the value at `head` is written, and no producer touches the slot
-        // until it is stamped free below.
+        // until it is stamped free below; `&mut self` means no `peek`
+        // borrow of it is alive.
         let value = unsafe { (*slot.value.get()).assume_init_read() };
         slot.stamp.store(head + shared.mask + 1, Ordering::Release);
-        self.head.set(head + 1);
+        self.head = head + 1;
         shared.head.0.store(head + 1, Ordering::Relaxed);
         Some(value)
+    }
+
+    /// As `peek(0)`, except that if a producer has claimed the next
+    /// position and not yet written it (it was preempted between the two),
+    /// this waits for it, up to `spins` spins, rather than report nothing
+    /// while an input is on its way.
+    #[inline]
+    pub fn peek_next(&self, spins: u32) -> Option<&T> {
+        let mut left = spins;
+        while left > 0
+            && self.peek(0).is_none()
+            && self.shared.tail.0.load(Ordering::Relaxed) > self.head
+        {
+            std::hint::spin_loop();
+            left -= 1;
+        }
+        self.peek(0)
     }
 }
 
@@ -288,7 +312,7 @@ impl<T> fmt::Debug for Receiver<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("inbound::Receiver")
             .field("capacity", &self.shared.slots.len())
-            .field("head", &self.head.get())
+            .field("head", &self.head)
             .finish_non_exhaustive()
     }
 }
@@ -299,7 +323,7 @@ mod tests {
 
     #[test]
     fn values_come_out_in_order_and_a_full_ring_hands_the_value_back() {
-        let (tx, rx) = ring::<u32>(3);
+        let (tx, mut rx) = ring::<u32>(3);
         assert_eq!(tx.capacity(), 4, "rounded up to a power of two");
         for v in 0..4 {
             assert_eq!(tx.push(v), Ok(()));
@@ -346,6 +370,25 @@ mod tests {
     }
 
     #[test]
+    fn peek_next_waits_for_a_claimed_position_and_not_for_an_empty_ring() {
+        let (tx, rx) = ring::<u32>(4);
+        assert_eq!(rx.peek_next(u32::MAX), None, "nothing claimed: no wait");
+        // Claim position 0 as a producer would, without writing it yet.
+        assert_eq!(tx.shared.tail.0.fetch_add(1, Ordering::Relaxed), 0);
+        assert_eq!(rx.peek_next(1_000), None, "claimed, never written");
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            let slot = &tx.shared.slots[0];
+            // SAFETY: position 0 was claimed above for this write.
+            unsafe { (*slot.value.get()).write(7) };
+            slot.stamp.store(1, Ordering::Release);
+            tx
+        });
+        assert_eq!(rx.peek_next(u32::MAX), Some(&7), "waited for the write");
+        drop(writer.join().expect("writer"));
+    }
+
+    #[test]
     #[should_panic(expected = "skip without a written value")]
     fn skip_of_nothing_panics() {
         let (_tx, mut rx) = ring::<u32>(4);
@@ -362,7 +405,7 @@ mod tests {
                 DROPS.fetch_add(1, Ordering::Relaxed);
             }
         }
-        let (tx, rx) = ring::<Counted>(4);
+        let (tx, mut rx) = ring::<Counted>(4);
         for _ in 0..4 {
             assert!(tx.push(Counted).is_ok());
         }
@@ -384,7 +427,7 @@ mod tests {
     fn many_producers_lose_nothing_and_keep_each_ones_order() {
         const PRODUCERS: u64 = 4;
         const EACH: u64 = 250_000;
-        let (tx, rx) = ring::<(u64, u64)>(64);
+        let (tx, mut rx) = ring::<(u64, u64)>(64);
         let producers: Vec<_> = (0..PRODUCERS)
             .map(|p| {
                 let tx = tx.clone();
