@@ -7,13 +7,19 @@
 //!
 //! Run: `cargo bench --bench engine_replay` (optionally `-- --runs N --orders N`;
 //! `--only-engine` makes engine passes only, one unless `--runs` is given,
-//! for valgrind or `perf record`).
+//! for valgrind or `perf record`; with `--prefetch-one` or `--no-prefetch`
+//! those passes announce inputs one ahead or not at all).
 //!
 //! What each printed number measures:
 //!
 //! - **throughput**: inputs / wall time of one whole untimed pass (no clock
 //!   read, no histogram per input) over the pre-generated inputs into an
 //!   engine built before the clock starts; median (min, max) of `--runs`.
+//!   Each input is announced at every distance from `PREFETCH_DISTANCE`
+//!   down to one input before its turn (`Engine::prefetch_at`), as the
+//!   sequencer does from its inbound ring; passes announcing one ahead
+//!   (`Engine::prefetch` alone) and not at all run in turn with these,
+//!   and their medians are printed as ratios.
 //! - **baseline, plain book**: the same measure for the yardstick
 //!   (`common/baseline.rs`): `BTreeMap` levels of `VecDeque` FIFOs, an order
 //!   id → quantity map, lazy cancels, no events, on the workload translated
@@ -56,19 +62,48 @@ impl EventSink for CopySink {
     }
 }
 
-/// Applies every input to `e`; returns the number of events emitted. With
-/// `prefetch`, each input is announced with `Engine::prefetch` one input
-/// ahead, as the sequencer does with the rest of its batch.
-fn replay(e: &mut Engine, inputs: &[engine::Input], prefetch: bool) -> u64 {
+/// How far ahead inputs are announced to the engine.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ahead {
+    /// Not at all.
+    None,
+    /// `Engine::prefetch` one input ahead (the replay tools, recovery).
+    One,
+    /// `Engine::prefetch_at` from `PREFETCH_DISTANCE` inputs ahead down to
+    /// one (the sequencer, from its inbound ring; replay; recovery).
+    Deep,
+}
+
+/// Announces the inputs after input `i` as `ahead` says.
+#[inline]
+fn announce(e: &Engine, inputs: &[engine::Input], i: usize, ahead: Ahead) {
+    match ahead {
+        Ahead::None => {}
+        Ahead::One => {
+            if let Some(next) = inputs.get(i + 1) {
+                e.prefetch(next);
+            }
+        }
+        Ahead::Deep => {
+            for d in 1..=engine::PREFETCH_DISTANCE {
+                if let Some(later) = inputs.get(i + d) {
+                    e.prefetch_at(later, d);
+                }
+            }
+        }
+    }
+}
+
+/// Applies every input to `e`; returns the number of events emitted, each
+/// input announced as `ahead` says.
+fn replay(e: &mut Engine, inputs: &[engine::Input], ahead: Ahead) -> u64 {
     let mut sink = CopySink {
         buf: Vec::with_capacity(4096),
         total: 0,
     };
     for (i, input) in inputs.iter().enumerate() {
         sink.buf.clear();
-        if prefetch && let Some(next) = inputs.get(i + 1) {
-            e.prefetch(next);
-        }
+        announce(e, inputs, i, ahead);
         e.apply(
             i as u64 + 1,
             workload::T0_NS + i as u64 * 1_000,
@@ -120,7 +155,13 @@ fn main() {
     // `--only-engine`: engine passes and nothing else (one unless `--runs`
     // says more), for instruction counting under valgrind or a profiler.
     if std::env::args().any(|a| a == "--only-engine") {
-        let prefetch = !std::env::args().any(|a| a == "--no-prefetch");
+        let ahead = if std::env::args().any(|a| a == "--no-prefetch") {
+            Ahead::None
+        } else if std::env::args().any(|a| a == "--prefetch-one") {
+            Ahead::One
+        } else {
+            Ahead::Deep
+        };
         let passes = if std::env::args().any(|a| a == "--runs") {
             runs
         } else {
@@ -129,7 +170,7 @@ fn main() {
         for _ in 0..passes {
             let mut e = Engine::new(workload::config_for(orders)).expect("valid config");
             let start = Instant::now();
-            let events = replay(&mut e, &inputs, prefetch);
+            let events = replay(&mut e, &inputs, ahead);
             let secs = start.elapsed().as_secs_f64();
             // A checkpoint at the end (folding every order finished in
             // the pass), one right after it (nothing to fold: the live
@@ -164,22 +205,27 @@ fn main() {
     // the two baselines interleaved run by run so that a noisy neighbour
     // slows all three alike. Construction and drop are outside the timing.
     let (mut rates, mut plain_rates, mut cl_rates) = (Vec::new(), Vec::new(), Vec::new());
-    let mut unprefetched_rates = Vec::new();
+    let (mut one_ahead_rates, mut unprefetched_rates) = (Vec::new(), Vec::new());
     let mut events_per_run = 0;
     let mut resting = 0;
     for run in 0..runs {
-        // The passes with and without `Engine::prefetch` swap places every
-        // run, so that neither always follows the other.
-        for prefetch in [run % 2 == 0, run % 2 != 0] {
+        // The passes announcing inputs deep (the headline, as the
+        // sequencer does), one ahead and not at all take turns in first
+        // place, so that none always follows another.
+        let mut order = [Ahead::Deep, Ahead::One, Ahead::None];
+        order.rotate_left(run % 3);
+        for ahead in order {
             let mut e = Engine::new(workload::config_for(orders)).expect("valid config");
             let r = rate(inputs.len(), || {
-                events_per_run = replay(&mut e, &inputs, prefetch);
+                events_per_run = replay(&mut e, &inputs, ahead);
             });
-            if prefetch {
-                rates.push(r);
-                resting = e.live_order_count();
-            } else {
-                unprefetched_rates.push(r);
+            match ahead {
+                Ahead::Deep => {
+                    rates.push(r);
+                    resting = e.live_order_count();
+                }
+                Ahead::One => one_ahead_rates.push(r),
+                Ahead::None => unprefetched_rates.push(r),
             }
         }
 
@@ -207,6 +253,7 @@ fn main() {
     let (engine_median, plain_median, cl_median) =
         (median(rates), median(plain_rates), median(cl_rates));
     let unprefetched_median = median(unprefetched_rates);
+    let one_ahead_median = median(one_ahead_rates);
     println!(
         "baseline, plain book (BTreeMap + VecDeque, order ids, lazy cancels, no events): median {:.2} M inputs/s; engine/baseline = {:.2}",
         plain_median / 1e6,
@@ -218,7 +265,12 @@ fn main() {
         engine_median / cl_median
     );
     println!(
-        "engine without Engine::prefetch: median {:.2} M inputs/s; with/without = {:.3}",
+        "engine announcing inputs one ahead (Engine::prefetch): median {:.2} M inputs/s; deep/this = {:.3}",
+        one_ahead_median / 1e6,
+        engine_median / one_ahead_median
+    );
+    println!(
+        "engine without prefetch: median {:.2} M inputs/s; deep/this = {:.3}",
         unprefetched_median / 1e6,
         engine_median / unprefetched_median
     );
@@ -246,9 +298,7 @@ fn main() {
     for (i, input) in inputs.iter().enumerate() {
         sink.buf.clear();
         let a = Instant::now();
-        if let Some(next) = inputs.get(i + 1) {
-            e.prefetch(next);
-        }
+        announce(&e, &inputs, i, Ahead::Deep);
         e.apply(
             i as u64 + 1,
             workload::T0_NS + i as u64 * 1_000,

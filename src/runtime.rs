@@ -176,15 +176,22 @@ pub fn recover_with(
             .with_context(|| format!("cannot find sequence {} in the journal", seq + 1))?;
     }
     let mut replayed = 0u64;
-    // One input of look-ahead, as the sequencer does: while input n is
-    // applied, the memory input n+1 will read is on its way
-    // (`Engine::prefetch`). An unreadable next frame stops the recovery
+    // Inputs of look-ahead, as the sequencer does: while input n is
+    // applied, the memory the next few inputs will read is on its way
+    // (`Engine::prefetch_at`). An unreadable frame ahead stops the recovery
     // before input n is applied rather than after: either way nothing starts.
-    let mut next = read_input(&mut reader)?;
-    while let Some((seq, time_ns, input)) = next.take() {
-        next = read_input(&mut reader)?;
-        if let Some((_, _, following)) = &next {
-            engine.prefetch(following);
+    let mut ahead = std::collections::VecDeque::with_capacity(engine::PREFETCH_DISTANCE);
+    loop {
+        while ahead.len() < engine::PREFETCH_DISTANCE
+            && let Some(later) = read_input(&mut reader)?
+        {
+            ahead.push_back(later);
+        }
+        let Some((seq, time_ns, input)) = ahead.pop_front() else {
+            break;
+        };
+        for (i, (_, _, later)) in ahead.iter().enumerate() {
+            engine.prefetch_at(later, i + 1);
         }
         engine::sequencer::check_checkpoint(&mut engine, seq, &input)?;
         let mut sink = Observe {

@@ -49,7 +49,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::codec::{InputBuf, encode_input};
-use crate::engine::Engine;
+use crate::engine::{Engine, PREFETCH_DISTANCE};
 use crate::event::{Event, EventSink};
 use crate::inbound;
 use crate::input::{AdminAction, HashScheme, Input};
@@ -604,9 +604,10 @@ impl<L: InputLog> Sequencer<L> {
             self.next_tick_ns = now + self.config.tick_interval_ns;
         }
         // Each input is journaled and applied where it lies in the ring
-        // (no copy), and its slot freed after. One input of look-ahead:
-        // while input n is journaled and applied, the memory input n+1 will
-        // read is already on its way (`Engine::prefetch`).
+        // (no copy), and its slot freed after. Four inputs of look-ahead:
+        // while input n is journaled and applied, the memory inputs n+1 to
+        // n+4 will read is on its way, one link of each chain further per
+        // input (`Engine::prefetch_at`).
         let mut rx = self
             .inbound
             .take()
@@ -616,8 +617,12 @@ impl<L: InputLog> Sequencer<L> {
         while more && let Some((input, origin)) = rx.peek_next(CLAIMED_SPINS) {
             taken += 1;
             more = taken < self.config.batch_max && self.pending_len() <= self.config.pending_max;
-            if more && let Some((following, _)) = rx.peek(1) {
-                self.engine.prefetch(following);
+            if more {
+                for distance in 1..=PREFETCH_DISTANCE {
+                    if let Some((later, _)) = rx.peek(distance as u64) {
+                        self.engine.prefetch_at(later, distance);
+                    }
+                }
             }
             let timed = self.sample_due(now);
             self.sequence(now, input, *origin, timed);

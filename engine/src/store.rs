@@ -361,7 +361,19 @@ impl OrderStore {
         self.done.get(i)
     }
 
-    /// Starts loading the live order in `slot`, all of it (see `prefetch.rs`).
+    /// Starts loading the queue neighbours of the live order in `slot`
+    /// (which should be in the cache already): what unlinking it writes.
+    #[inline]
+    pub(crate) fn prefetch_live_neighbours(&self, slot: u32) {
+        if let Some(o) = self.live.get(slot as usize) {
+            for n in [o.prev, o.next] {
+                self.prefetch_live(n);
+            }
+        }
+    }
+
+    /// Starts loading the live order in `slot`, all of it (see
+    /// `prefetch.rs`); nothing if there is none (`NIL`).
     #[inline]
     pub(crate) fn prefetch_live(&self, slot: u32) {
         if let Some(o) = self.live.get(slot as usize) {
@@ -738,6 +750,29 @@ impl ClOrdIndex {
     pub(crate) fn prefetch(&self, participant: ParticipantId, id: &ClOrdId) {
         let home = self.table.home(cl_hash(participant, id));
         crate::prefetch::prefetch_read(&self.table.slots[home]);
+    }
+
+    /// Starts loading the entry a probe for (participant, id) would compare
+    /// first: the first slot of its run with the key's hash tag (read from
+    /// the table line, which [`ClOrdIndex::prefetch`] should have loaded;
+    /// no key is compared, so a tag collision only wastes the hint).
+    #[inline]
+    pub(crate) fn prefetch_candidate(&self, participant: ParticipantId, id: &ClOrdId) {
+        let hash32 = cl_hash(participant, id);
+        let mask = self.table.mask();
+        let mut pos = self.table.home(hash32);
+        // A run longer than a cache line is rare at a load of 3/4.
+        for _ in 0..8 {
+            let s = self.table.slots[pos];
+            if s == 0 {
+                return;
+            }
+            if (s >> 32) as u32 == hash32 {
+                self.prefetch_entry((s as u32).wrapping_sub(1));
+                return;
+            }
+            pos = (pos + 1) & mask;
+        }
     }
 
     /// The entry for (participant, id), if any.

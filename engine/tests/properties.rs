@@ -351,6 +351,30 @@ proptest! {
     }
 
     #[test]
+    fn announcing_inputs_ahead_changes_nothing(inputs in prop::collection::vec(input(), 1..120)) {
+        // The sequencer announces each input three, two and one places
+        // before its turn; the announcements read the state as it is then
+        // (it changes before the input's turn) and must never panic or
+        // change what any input does.
+        let mut plain = Engine::new(config()).expect("valid config");
+        let mut announced = Engine::new(config()).expect("valid config");
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for (i, input) in inputs.iter().enumerate() {
+            for d in 1..=4 {
+                if let Some(later) = inputs.get(i + d) {
+                    announced.prefetch_at(later, d);
+                }
+            }
+            announced.prefetch(input);
+            let (seq, time) = (i as u64 + 1, T0 + i as u64 * 1_000_000);
+            plain.apply(seq, time, input, &mut a);
+            announced.apply(seq, time, input, &mut b);
+        }
+        prop_assert_eq!(a, b);
+        prop_assert_eq!(plain.state_hash(), announced.state_hash());
+    }
+
+    #[test]
     fn decoding_garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
         let _ = decode_input(&bytes);
         let _ = Engine::restore(config(), &bytes);

@@ -13,6 +13,7 @@
 //! check everything), verifying every checkpoint and comparing every snapshot
 //! on disk with the replayed state at its sequence number.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -21,6 +22,10 @@ use anyhow::{Context, Result, bail};
 use engine::{Engine, EngineConfig, Event, Input, NullSink};
 
 use crate::incident::source::{Frames, JournalPaths, Progress, decode, utc_us};
+
+/// How many inputs the replay reads ahead of the one it applies, to
+/// announce them to the engine (`Engine::prefetch_at`).
+const LOOK_AHEAD: usize = engine::PREFETCH_DISTANCE;
 
 /// One applied input, as a visitor sees it.
 #[derive(Debug)]
@@ -83,8 +88,9 @@ pub struct Replay {
     /// Whether events are collected for visitors.
     pub collect_events: bool,
     frames: Frames,
-    /// The input read ahead of the one applied (see `run_until`).
-    ahead: Option<Result<(u64, u64, Input)>>,
+    /// Inputs read ahead of the one applied (see `run_until`), at most
+    /// [`LOOK_AHEAD`]; a problem reading one ends the queue.
+    ahead: VecDeque<Result<(u64, u64, Input)>>,
     events: Vec<Event>,
 }
 
@@ -129,7 +135,7 @@ impl Replay {
             applied: 0,
             collect_events: false,
             frames,
-            ahead: None,
+            ahead: VecDeque::with_capacity(LOOK_AHEAD),
             events: Vec::new(),
         })
     }
@@ -149,10 +155,10 @@ impl Replay {
         mut visit: impl FnMut(&Step<'_>, &Engine) -> Result<()>,
     ) -> Result<bool> {
         while self.seq < until {
-            // One input of look-ahead, as the sequencer does: while input n
-            // is applied, the memory input n+1 will read is on its way
-            // (`Engine::prefetch`; `engine_replay` bench: 2.38 M inputs/s
-            // with it, 1.75 M without).
+            // Inputs of look-ahead, as the sequencer does: while input n is
+            // applied, the memory the next few inputs will read is
+            // on its way, one link of each chain further per input
+            // (`Engine::prefetch_at`; `engine_replay` bench).
             let Some((seq, time_ns, input)) = self.take_next()? else {
                 return Ok(true);
             };
@@ -163,9 +169,11 @@ impl Replay {
                 );
             }
             if seq < until {
-                self.peek_next();
-                if let Some(Ok((_, _, next))) = &self.ahead {
-                    self.engine.prefetch(next);
+                self.read_ahead();
+                for (i, later) in self.ahead.iter().enumerate() {
+                    if let Ok((_, _, later)) = later {
+                        self.engine.prefetch_at(later, i + 1);
+                    }
                 }
             }
             if let Input::Checkpoint { state_hash, scheme } = input {
@@ -202,28 +210,25 @@ impl Replay {
         Ok(false)
     }
 
-    /// The next input (the one looked ahead at, or a new one).
+    /// The next input (the first one looked ahead at, or a new one).
     fn take_next(&mut self) -> Result<Option<(u64, u64, Input)>> {
-        match self.ahead.take() {
+        match self.ahead.pop_front() {
             Some(next) => next.map(Some),
             None => self.read(),
         }
     }
 
-    /// The input after the one being applied, read and kept for
-    /// `take_next`; a problem reading it is kept too, for `take_next` to
-    /// report in its turn (so the input before it is still applied).
-    fn peek_next(&mut self) -> Option<&Input> {
-        if self.ahead.is_none() {
+    /// Reads up to [`LOOK_AHEAD`] inputs after the one being applied, kept
+    /// for `take_next`; a problem reading one is kept too (and ends the
+    /// reading), for `take_next` to report in its turn (so the inputs
+    /// before it are still applied).
+    fn read_ahead(&mut self) {
+        while self.ahead.len() < LOOK_AHEAD && !matches!(self.ahead.back(), Some(Err(_))) {
             match self.read() {
-                Ok(Some(next)) => self.ahead = Some(Ok(next)),
-                Ok(None) => return None,
-                Err(e) => self.ahead = Some(Err(e)),
+                Ok(Some(next)) => self.ahead.push_back(Ok(next)),
+                Ok(None) => return,
+                Err(e) => self.ahead.push_back(Err(e)),
             }
-        }
-        match &self.ahead {
-            Some(Ok((_, _, input))) => Some(input),
-            _ => None,
         }
     }
 
