@@ -5,7 +5,8 @@
 //! within 50 ticks of a walking mid, interleaved with ~570,000 cancels by
 //! ClOrdID of random live orders, ~10,000 orders resting; events included
 //! (copied into a reused buffer), each input announced with `Engine::prefetch`
-//! one ahead, as `engine_replay` does. The inputs are generated once, outside the
+//! one ahead (`engine_replay`'s headline passes announce deeper, with
+//! `Engine::prefetch_at`). The inputs are generated once, outside the
 //! timed region; each iteration replays them into a fresh engine built in
 //! `iter_batched`'s setup.
 //!

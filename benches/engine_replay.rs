@@ -67,7 +67,7 @@ impl EventSink for CopySink {
 enum Ahead {
     /// Not at all.
     None,
-    /// `Engine::prefetch` one input ahead (the replay tools, recovery).
+    /// `Engine::prefetch` one input ahead (the first link alone).
     One,
     /// `Engine::prefetch_at` from `PREFETCH_DISTANCE` inputs ahead down to
     /// one (the sequencer, from its inbound ring; replay; recovery).

@@ -177,12 +177,14 @@ pub fn recover_with(
     }
     let mut replayed = 0u64;
     // Inputs of look-ahead, as the sequencer does: while input n is
-    // applied, the memory the next few inputs will read is on its way
-    // (`Engine::prefetch_at`). An unreadable frame ahead stops the recovery
-    // before input n is applied rather than after: either way nothing starts.
-    let mut ahead = std::collections::VecDeque::with_capacity(engine::PREFETCH_DISTANCE);
+    // applied, the memory the next `PREFETCH_DISTANCE` inputs will read is
+    // on its way (`Engine::prefetch_at`). An unreadable frame up to that
+    // many inputs ahead stops the recovery before input n is applied rather
+    // than after: either way nothing starts.
+    let mut ahead = std::collections::VecDeque::with_capacity(engine::PREFETCH_DISTANCE + 1);
     loop {
-        while ahead.len() < engine::PREFETCH_DISTANCE
+        // The input to apply and the ones to announce.
+        while ahead.len() <= engine::PREFETCH_DISTANCE
             && let Some(later) = read_input(&mut reader)?
         {
             ahead.push_back(later);

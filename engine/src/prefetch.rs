@@ -1,11 +1,15 @@
-//! A cache prefetch hint, one of the engine's two `unsafe` blocks (the other is
-//! the huge-page advice in `hugepage.rs`).
+//! A cache prefetch hint, an `unsafe` block (as are the rings' slots and the
+//! huge-page advice in `hugepage.rs`).
 //!
 //! The engine's misses are mostly its first touch of an input's ClOrdID
 //! table slot: random, in a table of several megabytes. The caller knows the
 //! next input before it applies the current one, so [`crate::Engine::prefetch`]
 //! asks for that slot's line one input ahead; the load then overlaps the
-//! current input's work instead of stalling the next. A prefetch is only a
+//! current input's work instead of stalling the next. A cancel then reads
+//! the entry, the order and its neighbours, each found from the one before;
+//! [`crate::Engine::prefetch_at`] asks for one more link per input of
+//! distance, so a caller that sees four inputs ahead has the whole chain
+//! loading before the cancel's turn. A prefetch is only a
 //! hint: it never faults, changes nothing a program can observe but timing,
 //! and is a no-op on other architectures.
 

@@ -352,8 +352,8 @@ proptest! {
 
     #[test]
     fn announcing_inputs_ahead_changes_nothing(inputs in prop::collection::vec(input(), 1..120)) {
-        // The sequencer announces each input three, two and one places
-        // before its turn; the announcements read the state as it is then
+        // The sequencer announces each input at every distance from
+        // `PREFETCH_DISTANCE` down to one place before its turn; the announcements read the state as it is then
         // (it changes before the input's turn) and must never panic or
         // change what any input does.
         let mut plain = Engine::new(config()).expect("valid config");

@@ -169,7 +169,8 @@ impl Replay {
                 );
             }
             if seq < until {
-                self.read_ahead();
+                // Never past `until`: a later call may ask for more.
+                self.read_ahead(usize::try_from(until - seq).unwrap_or(usize::MAX));
                 for (i, later) in self.ahead.iter().enumerate() {
                     if let Ok((_, _, later)) = later {
                         self.engine.prefetch_at(later, i + 1);
@@ -218,12 +219,14 @@ impl Replay {
         }
     }
 
-    /// Reads up to [`LOOK_AHEAD`] inputs after the one being applied, kept
+    /// Reads up to [`LOOK_AHEAD`] (and `most`) inputs after the one being
+    /// applied, kept
     /// for `take_next`; a problem reading one is kept too (and ends the
     /// reading), for `take_next` to report in its turn (so the inputs
     /// before it are still applied).
-    fn read_ahead(&mut self) {
-        while self.ahead.len() < LOOK_AHEAD && !matches!(self.ahead.back(), Some(Err(_))) {
+    fn read_ahead(&mut self, most: usize) {
+        while self.ahead.len() < LOOK_AHEAD.min(most) && !matches!(self.ahead.back(), Some(Err(_)))
+        {
             match self.read() {
                 Ok(Some(next)) => self.ahead.push_back(Ok(next)),
                 Ok(None) => return,
