@@ -190,6 +190,18 @@ fn run(
     (n as f64 / secs, hist)
 }
 
+/// Prints the median, min and max of a few runs' inputs per second.
+fn print_rates(what: &str, mut rates: Vec<f64>) {
+    rates.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "{what}: median {:.2} M inputs/s over {} runs (min {:.2}, max {:.2})",
+        rates[rates.len() / 2] / 1e6,
+        rates.len(),
+        rates[0] / 1e6,
+        rates[rates.len() - 1] / 1e6
+    );
+}
+
 fn main() {
     let base: PathBuf = arg("--dir").map_or_else(std::env::temp_dir, PathBuf::from);
     let orders = arg("--orders")
@@ -205,13 +217,7 @@ fn main() {
     for _ in 0..3 {
         alone.push(run_single_thread(&base, &inputs));
     }
-    alone.sort_by(|a, b| a.total_cmp(b));
-    println!(
-        "loop alone (one thread: push, duty cycles, drain): median {:.2} M inputs/s over 3 runs (min {:.2}, max {:.2})",
-        alone[1] / 1e6,
-        alone[0] / 1e6,
-        alone[2] / 1e6
-    );
+    print_rates("loop alone (one thread: push, duty cycles, drain)", alone);
     if std::env::args().any(|a| a == "--single-thread") {
         return;
     }
@@ -219,13 +225,7 @@ fn main() {
     for _ in 0..3 {
         rates.push(run(&base, &inputs, None).0);
     }
-    rates.sort_by(|a, b| a.total_cmp(b));
-    println!(
-        "sustained: median {:.2} M inputs/s over 3 runs (min {:.2}, max {:.2})",
-        rates[1] / 1e6,
-        rates[0] / 1e6,
-        rates[2] / 1e6
-    );
+    print_rates("sustained", rates);
     if std::env::args().any(|a| a == "--sustained-only") {
         return;
     }

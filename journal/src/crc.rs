@@ -8,8 +8,8 @@
 //! of an order input is about 130 bytes, so it always takes the two simple
 //! loops, and under callgrind the check cost the loop 158 instructions a
 //! frame (`cargo bench --bench pipeline -- --single-thread`). Here a frame
-//! under [`SHORT_MAX`] bytes is taken eight bytes at a time, two words per
-//! step, and its tail in one 4-, 2- and 1-byte step each; longer buffers go
+//! under [`SHORT_MAX`] bytes is taken eight bytes at a time, and its tail in
+//! one 4-, 2- and 1-byte step each; longer buffers go
 //! to the crate.
 
 #![allow(unsafe_code)]
@@ -42,35 +42,19 @@ unsafe fn short_sse42(crc: u32, bytes: &[u8]) -> u32 {
     use std::arch::x86_64::{_mm_crc32_u8, _mm_crc32_u16, _mm_crc32_u32, _mm_crc32_u64};
 
     let mut c = u64::from(!crc);
-    let mut pairs = bytes.chunks_exact(16);
-    for p in &mut pairs {
-        let a = u64::from_le_bytes(p[..8].try_into().expect("8 bytes"));
-        let b = u64::from_le_bytes(p[8..].try_into().expect("8 bytes"));
-        c = _mm_crc32_u64(c, a);
-        c = _mm_crc32_u64(c, b);
-    }
-    let mut rest = pairs.remainder();
-    if rest.len() >= 8 {
-        c = _mm_crc32_u64(
-            c,
-            u64::from_le_bytes(rest[..8].try_into().expect("8 bytes")),
-        );
-        rest = &rest[8..];
+    let mut rest = bytes;
+    while let Some((word, tail)) = rest.split_first_chunk::<8>() {
+        c = _mm_crc32_u64(c, u64::from_le_bytes(*word));
+        rest = tail;
     }
     let mut c = c as u32;
-    if rest.len() >= 4 {
-        c = _mm_crc32_u32(
-            c,
-            u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")),
-        );
-        rest = &rest[4..];
+    if let Some((word, tail)) = rest.split_first_chunk::<4>() {
+        c = _mm_crc32_u32(c, u32::from_le_bytes(*word));
+        rest = tail;
     }
-    if rest.len() >= 2 {
-        c = _mm_crc32_u16(
-            c,
-            u16::from_le_bytes(rest[..2].try_into().expect("2 bytes")),
-        );
-        rest = &rest[2..];
+    if let Some((word, tail)) = rest.split_first_chunk::<2>() {
+        c = _mm_crc32_u16(c, u16::from_le_bytes(*word));
+        rest = tail;
     }
     if let Some(&b) = rest.first() {
         c = _mm_crc32_u8(c, b);
