@@ -7,8 +7,9 @@
 //!
 //! Run: `cargo bench --bench engine_replay` (optionally `-- --runs N --orders N`;
 //! `--only-engine` makes engine passes only, one unless `--runs` is given,
-//! for valgrind or `perf record`; with `--prefetch-one` or `--no-prefetch`
-//! those passes announce inputs one ahead or not at all).
+//! for valgrind or `perf record`; with `--stateless`, `--prefetch-one` or
+//! `--no-prefetch` those passes announce inputs deep without a memory, one
+//! ahead or not at all).
 //!
 //! What each printed number measures:
 //!
@@ -16,8 +17,10 @@
 //!   read, no histogram per input) over the pre-generated inputs into an
 //!   engine built before the clock starts; median (min, max) of `--runs`.
 //!   Each input is announced at every distance from `PREFETCH_DISTANCE`
-//!   down to one input before its turn (`Engine::prefetch_at`), as the
-//!   sequencer does from its inbound ring; passes announcing one ahead
+//!   down to one input before its turn (`Engine::prefetch_ahead`, each
+//!   distance starting from the link found at the one before), as the
+//!   sequencer does from its inbound ring; passes announcing the same
+//!   distances from scratch each time (`Engine::prefetch_at`), one ahead
 //!   (`Engine::prefetch` alone) and not at all run in turn with these,
 //!   and their medians are printed as ratios.
 //! - **baseline, plain book**: the same measure for the yardstick
@@ -69,14 +72,24 @@ enum Ahead {
     None,
     /// `Engine::prefetch` one input ahead (the first link alone).
     One,
-    /// `Engine::prefetch_at` from `PREFETCH_DISTANCE` inputs ahead down to
-    /// one (the sequencer, from its inbound ring; replay; recovery).
+    /// `Engine::prefetch_ahead` from `PREFETCH_DISTANCE` inputs ahead down
+    /// to one, each announcement starting from the link the one before
+    /// found (the sequencer, from its inbound ring; replay; recovery).
     Deep,
+    /// The same distances through `Engine::prefetch_at`, which starts every
+    /// announcement from the ClOrdID (what session 9 landed).
+    DeepStateless,
 }
 
 /// Announces the inputs after input `i` as `ahead` says.
 #[inline]
-fn announce(e: &Engine, inputs: &[engine::Input], i: usize, ahead: Ahead) {
+fn announce(
+    e: &Engine,
+    inputs: &[engine::Input],
+    i: usize,
+    ahead: Ahead,
+    memo: &mut engine::Lookahead,
+) {
     match ahead {
         Ahead::None => {}
         Ahead::One => {
@@ -87,6 +100,13 @@ fn announce(e: &Engine, inputs: &[engine::Input], i: usize, ahead: Ahead) {
         Ahead::Deep => {
             for d in 1..=engine::PREFETCH_DISTANCE {
                 if let Some(later) = inputs.get(i + d) {
+                    e.prefetch_ahead(memo, (i + d) as u64, later, d);
+                }
+            }
+        }
+        Ahead::DeepStateless => {
+            for d in 1..=engine::PREFETCH_DISTANCE {
+                if let Some(later) = inputs.get(i + d) {
                     e.prefetch_at(later, d);
                 }
             }
@@ -95,15 +115,18 @@ fn announce(e: &Engine, inputs: &[engine::Input], i: usize, ahead: Ahead) {
 }
 
 /// Applies every input to `e`; returns the number of events emitted, each
-/// input announced as `ahead` says.
+/// input announced as `ahead` says. Never inlined: a symbol of its own for
+/// `valgrind --toggle-collect='*engine_replay::replay*'`.
+#[inline(never)]
 fn replay(e: &mut Engine, inputs: &[engine::Input], ahead: Ahead) -> u64 {
     let mut sink = CopySink {
         buf: Vec::with_capacity(4096),
         total: 0,
     };
+    let mut memo = engine::Lookahead::default();
     for (i, input) in inputs.iter().enumerate() {
         sink.buf.clear();
-        announce(e, inputs, i, ahead);
+        announce(e, inputs, i, ahead, &mut memo);
         e.apply(
             i as u64 + 1,
             workload::T0_NS + i as u64 * 1_000,
@@ -159,6 +182,8 @@ fn main() {
             Ahead::None
         } else if std::env::args().any(|a| a == "--prefetch-one") {
             Ahead::One
+        } else if std::env::args().any(|a| a == "--stateless") {
+            Ahead::DeepStateless
         } else {
             Ahead::Deep
         };
@@ -206,14 +231,15 @@ fn main() {
     // slows all three alike. Construction and drop are outside the timing.
     let (mut rates, mut plain_rates, mut cl_rates) = (Vec::new(), Vec::new(), Vec::new());
     let (mut one_ahead_rates, mut unprefetched_rates) = (Vec::new(), Vec::new());
+    let mut stateless_rates = Vec::new();
     let mut events_per_run = 0;
     let mut resting = 0;
     for run in 0..runs {
         // The passes announcing inputs deep (the headline, as the
         // sequencer does), one ahead and not at all take turns in first
         // place, so that none always follows another.
-        let mut order = [Ahead::Deep, Ahead::One, Ahead::None];
-        order.rotate_left(run % 3);
+        let mut order = [Ahead::Deep, Ahead::DeepStateless, Ahead::One, Ahead::None];
+        order.rotate_left(run % 4);
         for ahead in order {
             let mut e = Engine::new(workload::config_for(orders)).expect("valid config");
             let r = rate(inputs.len(), || {
@@ -224,6 +250,7 @@ fn main() {
                     rates.push(r);
                     resting = e.live_order_count();
                 }
+                Ahead::DeepStateless => stateless_rates.push(r),
                 Ahead::One => one_ahead_rates.push(r),
                 Ahead::None => unprefetched_rates.push(r),
             }
@@ -254,6 +281,7 @@ fn main() {
         (median(rates), median(plain_rates), median(cl_rates));
     let unprefetched_median = median(unprefetched_rates);
     let one_ahead_median = median(one_ahead_rates);
+    let stateless_median = median(stateless_rates);
     println!(
         "baseline, plain book (BTreeMap + VecDeque, order ids, lazy cancels, no events): median {:.2} M inputs/s; engine/baseline = {:.2}",
         plain_median / 1e6,
@@ -263,6 +291,11 @@ fn main() {
         "baseline + ClOrdID map (same book resolving (participant, ClOrdID) per input): median {:.2} M inputs/s; engine/this = {:.2}",
         cl_median / 1e6,
         engine_median / cl_median
+    );
+    println!(
+        "engine announcing as deep, each distance from the ClOrdID (Engine::prefetch_at): median {:.2} M inputs/s; deep/this = {:.3}",
+        stateless_median / 1e6,
+        engine_median / stateless_median
     );
     println!(
         "engine announcing inputs one ahead (Engine::prefetch): median {:.2} M inputs/s; deep/this = {:.3}",
@@ -295,10 +328,11 @@ fn main() {
         buf: Vec::with_capacity(4096),
         total: 0,
     };
+    let mut memo = engine::Lookahead::default();
     for (i, input) in inputs.iter().enumerate() {
         sink.buf.clear();
         let a = Instant::now();
-        announce(&e, &inputs, i, Ahead::Deep);
+        announce(&e, &inputs, i, Ahead::Deep, &mut memo);
         e.apply(
             i as u64 + 1,
             workload::T0_NS + i as u64 * 1_000,

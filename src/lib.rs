@@ -32,6 +32,7 @@ pub mod incident;
 pub mod logging;
 pub mod metrics;
 pub mod node;
+pub mod read_ahead;
 pub mod runtime;
 pub mod snapshot;
 pub mod ws_gateway;

@@ -21,6 +21,8 @@ use engine::{Engine, EngineConfig, Event, EventSink, Input};
 use journal::{Journal, JournalConfig, JournalError, RecoveryReport};
 use tracing::{error, info, warn};
 
+use crate::read_ahead::{InputSource, ReadAhead};
+
 /// The journal payload type of an engine input.
 pub const PAYLOAD_TYPE_INPUT: u16 = 1;
 
@@ -176,32 +178,25 @@ pub fn recover_with(
             .with_context(|| format!("cannot find sequence {} in the journal", seq + 1))?;
     }
     let mut replayed = 0u64;
-    // Inputs of look-ahead, as the sequencer does: while input n is
-    // applied, the memory the next `PREFETCH_DISTANCE` inputs will read is
-    // on its way (`Engine::prefetch_at`). An unreadable frame up to that
-    // many inputs ahead stops the recovery before input n is applied rather
-    // than after: either way nothing starts.
-    let mut ahead = std::collections::VecDeque::with_capacity(engine::PREFETCH_DISTANCE + 1);
-    loop {
-        // The input to apply and the ones to announce.
-        while ahead.len() <= engine::PREFETCH_DISTANCE
-            && let Some(later) = read_input(&mut reader)?
-        {
-            ahead.push_back(later);
+    // The journal is read and decoded on a thread of its own; an unreadable
+    // frame comes out after every input before it, and stops the recovery:
+    // nothing starts. While input n is applied, the memory the next
+    // `PREFETCH_DISTANCE` inputs will read is on its way, as the sequencer
+    // does (`Engine::prefetch_ahead`).
+    let mut inputs = ReadAhead::new(reader);
+    let mut lookahead = engine::Lookahead::default();
+    while inputs.advance(u64::MAX)? {
+        let &(seq, time_ns, ref input) = inputs.current();
+        for (i, (later_seq, _, later)) in inputs.ahead(engine::PREFETCH_DISTANCE).enumerate() {
+            engine.prefetch_ahead(&mut lookahead, *later_seq, later, i + 1);
         }
-        let Some((seq, time_ns, input)) = ahead.pop_front() else {
-            break;
-        };
-        for (i, (_, _, later)) in ahead.iter().enumerate() {
-            engine.prefetch_at(later, i + 1);
-        }
-        engine::sequencer::check_checkpoint(&mut engine, seq, &input)?;
+        engine::sequencer::check_checkpoint(&mut engine, seq, input)?;
         let mut sink = Observe {
             seq,
             time_ns,
             observer: &mut *observer,
         };
-        engine.apply(seq, time_ns, &input, &mut sink);
+        engine.apply(seq, time_ns, input, &mut sink);
         replayed += 1;
         last_time_ns = time_ns;
     }
@@ -226,14 +221,16 @@ pub fn recover_with(
 
 /// The journal's next input with its sequence number and time, checked as
 /// an engine input of this build's format (the incident tools' check).
-fn read_input(reader: &mut journal::Reader) -> Result<Option<(u64, u64, Input)>> {
-    match reader.next_frame().context("cannot read the journal")? {
-        Some(frame) => Ok(Some((
-            frame.seq,
-            frame.time_ns,
-            crate::incident::source::decode(&frame)?,
-        ))),
-        None => Ok(None),
+impl InputSource for journal::Reader {
+    fn next_input(&mut self) -> Result<Option<(u64, u64, Input)>> {
+        match self.next_frame().context("cannot read the journal")? {
+            Some(frame) => Ok(Some((
+                frame.seq,
+                frame.time_ns,
+                crate::incident::source::decode(&frame)?,
+            ))),
+            None => Ok(None),
+        }
     }
 }
 

@@ -361,6 +361,61 @@ impl ChunkFeeder {
 /// distance for each link of a cancel's chain of reads.
 pub const PREFETCH_DISTANCE: usize = 4;
 
+/// How many inputs' announcements a [`Lookahead`] remembers: more than
+/// [`PREFETCH_DISTANCE`], a power of two.
+const LOOKAHEAD_SLOTS: usize = 8;
+const _: () = assert!(LOOKAHEAD_SLOTS > PREFETCH_DISTANCE && LOOKAHEAD_SLOTS.is_power_of_two());
+
+/// What announcing each input of a look-ahead window has found so far (see
+/// [`Engine::prefetch_ahead`]); kept by the caller, one per stream of
+/// inputs. Holds hints only: any content, stale or from another engine,
+/// changes nothing but which memory is loaded early.
+#[derive(Clone, Debug)]
+pub struct Lookahead {
+    memo: [Memo; LOOKAHEAD_SLOTS],
+}
+
+impl Default for Lookahead {
+    fn default() -> Self {
+        Lookahead {
+            memo: [Memo::EMPTY; LOOKAHEAD_SLOTS],
+        }
+    }
+}
+
+impl Lookahead {
+    #[inline]
+    fn memo_mut(&mut self, pos: u64) -> &mut Memo {
+        &mut self.memo[pos as usize & (LOOKAHEAD_SLOTS - 1)]
+    }
+}
+
+/// One input's announcements so far: the link found at the last distance.
+#[derive(Clone, Copy, Debug)]
+struct Memo {
+    /// The input's position in the caller's stream (`u64::MAX`: none).
+    pos: u64,
+    /// The distance this memo serves next (3, 2 or 1), 0 if the chain
+    /// ended.
+    next: u8,
+    /// The cancel's or replace's target ClOrdID's table hash (from 4).
+    hash: u32,
+    /// The entry number its table line tagged with that hash (from 3).
+    entry: u32,
+    /// Where that entry's order was (from 2).
+    loc: Loc,
+}
+
+impl Memo {
+    const EMPTY: Memo = Memo {
+        pos: u64::MAX,
+        next: 0,
+        hash: 0,
+        entry: 0,
+        loc: 0,
+    };
+}
+
 /// The matching engine. See the crate docs for its rules.
 ///
 /// `Clone` copies the whole state (the venue's periodic snapshots copy the
@@ -658,8 +713,19 @@ impl Engine {
     /// state; calling it or not never changes what `apply` does.
     #[inline]
     pub fn prefetch(&self, input: &Input) {
+        self.prefetch_first_link(input);
+    }
+
+    /// [`Engine::prefetch`]; returns the table hash of a cancel's or
+    /// replace's target ClOrdID, the start of the chain the deeper
+    /// distances follow.
+    #[inline]
+    fn prefetch_first_link(&self, input: &Input) -> Option<u32> {
         match input {
-            Input::NewOrder(o) => self.cl_index.prefetch(o.participant, &o.cl_ord_id),
+            Input::NewOrder(o) => {
+                self.cl_index.prefetch(o.participant, &o.cl_ord_id);
+                None
+            }
             Input::Cancel(Cancel {
                 participant,
                 cl_ord_id,
@@ -671,12 +737,17 @@ impl Engine {
                 target,
                 ..
             }) => {
-                if let OrderRef::ClOrdId(t) = target {
-                    self.cl_index.prefetch(*participant, t);
-                }
                 self.cl_index.prefetch(*participant, cl_ord_id);
+                match target {
+                    OrderRef::ClOrdId(t) => {
+                        let hash = ClOrdIndex::hash_of(*participant, t);
+                        self.cl_index.prefetch_hashed(hash);
+                        Some(hash)
+                    }
+                    OrderRef::OrderId(_) => None,
+                }
             }
-            _ => {}
+            _ => None,
         }
     }
 
@@ -722,6 +793,66 @@ impl Engine {
             self.store.prefetch_live(e.loc);
         } else {
             self.store.prefetch_live_neighbours(e.loc);
+        }
+    }
+
+    /// [`Engine::prefetch_at`] with a memory: `ahead` keeps what announcing
+    /// the input at position `pos` of the caller's stream (any number that
+    /// grows by one per input: a sequence number, a ring position) found
+    /// at the distance before, so each distance starts loading its link of
+    /// the chain from there instead of hashing and probing from the
+    /// ClOrdID again. An input first announced below
+    /// [`PREFETCH_DISTANCE`] (nothing kept for `pos`) is announced as
+    /// `prefetch_at` does. What is kept may have gone stale by the next
+    /// distance (the inputs applied between may move or finish orders):
+    /// that only wastes a hint. Changes no state; `apply`'s results are the
+    /// same with any calls or none.
+    #[inline]
+    pub fn prefetch_ahead(&self, ahead: &mut Lookahead, pos: u64, input: &Input, distance: usize) {
+        let memo = ahead.memo_mut(pos);
+        if distance >= PREFETCH_DISTANCE {
+            let target = self.prefetch_first_link(input);
+            *memo = Memo {
+                pos,
+                next: if target.is_some() { 3 } else { 0 },
+                hash: target.unwrap_or(0),
+                ..Memo::EMPTY
+            };
+            return;
+        }
+        if memo.pos != pos {
+            return self.prefetch_at(input, distance);
+        }
+        if memo.next == 0 {
+            // The chain ended at an earlier link: a new order, no
+            // candidate, a finished order.
+            return;
+        }
+        if usize::from(memo.next) != distance {
+            // A distance was skipped (the sequencer's batch ended, a
+            // producer's slot was not written yet): this distance and the
+            // later ones from the ClOrdID.
+            *memo = Memo::EMPTY;
+            return self.prefetch_at(input, distance);
+        }
+        memo.next = 0;
+        match distance {
+            3 => {
+                if let Some(entry) = self.cl_index.prefetch_candidate_hashed(memo.hash) {
+                    memo.entry = entry;
+                    memo.next = 2;
+                }
+            }
+            2 => {
+                if let Some(loc) = self.cl_index.loc_of_entry(memo.entry)
+                    && loc & DONE == 0
+                {
+                    self.store.prefetch_live(loc);
+                    memo.loc = loc;
+                    memo.next = 1;
+                }
+            }
+            _ => self.store.prefetch_live_neighbours(memo.loc),
         }
     }
 

@@ -204,7 +204,7 @@ pub use crate::config::{
     Collar, ConfigError, CreditLimit, Decimal, EngineConfig, InstrumentSpec, OrdTypeSet,
     ParticipantSpec, Permissions, TifSet, TradingHours, VolatilityGuard,
 };
-pub use crate::engine::{ChunkFeeder, Engine, PREFETCH_DISTANCE};
+pub use crate::engine::{ChunkFeeder, Engine, Lookahead, PREFETCH_DISTANCE};
 pub use crate::event::{
     AdminReport, BookLevel, CancelReject, CxlRejResponseTo, Event, EventSink, ExecType,
     ExecutionReport, InstrumentStatus, MassCancelReport, NullSink, OrdStatus, Reason, StatusCause,

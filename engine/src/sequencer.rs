@@ -49,7 +49,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::codec::{InputBuf, encode_input};
-use crate::engine::{Engine, PREFETCH_DISTANCE};
+use crate::engine::{Engine, Lookahead, PREFETCH_DISTANCE};
 use crate::event::{Event, EventSink};
 use crate::inbound;
 use crate::input::{AdminAction, HashScheme, Input};
@@ -392,6 +392,10 @@ pub struct Sequencer<L: InputLog> {
     /// they lie in the ring), put back after it.
     inbound: Option<inbound::Receiver<(Input, Origin)>>,
     inbound_tx: inbound::Sender<(Input, Origin)>,
+    /// Inputs taken from the inbound ring so far: the ring position of the
+    /// next, by which `lookahead` keeps each later input's announcements.
+    inbound_taken: u64,
+    lookahead: Lookahead,
     outbound: Vec<Outbound>,
     /// The first ring's reader, until [`Sequencer::receiver`] takes it.
     first_receiver: Option<Consumer<Output>>,
@@ -453,6 +457,8 @@ impl<L: InputLog> Sequencer<L> {
             log,
             inbound: Some(inbound),
             inbound_tx,
+            inbound_taken: 0,
+            lookahead: Lookahead::default(),
             outbound: vec![Outbound::new(outbound, None)],
             first_receiver: Some(first_receiver),
             released: Arc::new(AtomicU64::new(last_seq)),
@@ -607,7 +613,8 @@ impl<L: InputLog> Sequencer<L> {
         // (no copy), and its slot freed after. Four inputs of look-ahead:
         // while input n is journaled and applied, the memory inputs n+1 to
         // n+4 will read is on its way, one link of each chain further per
-        // input (`Engine::prefetch_at`).
+        // input, each starting from the link found the input before
+        // (`Engine::prefetch_ahead`).
         let mut rx = self
             .inbound
             .take()
@@ -620,13 +627,19 @@ impl<L: InputLog> Sequencer<L> {
             if more {
                 for distance in 1..=PREFETCH_DISTANCE {
                     if let Some((later, _)) = rx.peek(distance as u64) {
-                        self.engine.prefetch_at(later, distance);
+                        self.engine.prefetch_ahead(
+                            &mut self.lookahead,
+                            self.inbound_taken + distance as u64,
+                            later,
+                            distance,
+                        );
                     }
                 }
             }
             let timed = self.sample_due(now);
             self.sequence(now, input, *origin, timed);
             rx.skip();
+            self.inbound_taken += 1;
             work += 1;
         }
         self.inbound = Some(rx);

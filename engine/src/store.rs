@@ -753,26 +753,55 @@ impl ClOrdIndex {
     }
 
     /// Starts loading the entry a probe for (participant, id) would compare
-    /// first: the first slot of its run with the key's hash tag (read from
-    /// the table line, which [`ClOrdIndex::prefetch`] should have loaded;
-    /// no key is compared, so a tag collision only wastes the hint).
+    /// first (see [`ClOrdIndex::prefetch_candidate_hashed`]).
     #[inline]
     pub(crate) fn prefetch_candidate(&self, participant: ParticipantId, id: &ClOrdId) {
-        let hash32 = cl_hash(participant, id);
+        self.prefetch_candidate_hashed(cl_hash(participant, id));
+    }
+
+    /// The hash the table files (participant, id) under: what a caller
+    /// announcing an input several times keeps, so as to hash it once.
+    #[inline]
+    pub(crate) fn hash_of(participant: ParticipantId, id: &ClOrdId) -> u32 {
+        cl_hash(participant, id)
+    }
+
+    /// Starts loading the table line where a probe for a key of hash
+    /// `hash32` begins.
+    #[inline]
+    pub(crate) fn prefetch_hashed(&self, hash32: u32) {
+        crate::prefetch::prefetch_read(&self.table.slots[self.table.home(hash32)]);
+    }
+
+    /// Starts loading the entry a probe for a key of hash `hash32` would
+    /// compare first, and returns its number: the first slot of the key's
+    /// run with its hash tag (read from the table line, which
+    /// [`ClOrdIndex::prefetch_hashed`] should have loaded; no key is
+    /// compared, so a tag collision only wastes the hint).
+    #[inline]
+    pub(crate) fn prefetch_candidate_hashed(&self, hash32: u32) -> Option<u32> {
         let mask = self.table.mask();
         let mut pos = self.table.home(hash32);
         // A run longer than a cache line is rare at a load of 3/4.
         for _ in 0..8 {
             let s = self.table.slots[pos];
             if s == 0 {
-                return;
+                return None;
             }
             if (s >> 32) as u32 == hash32 {
-                self.prefetch_entry((s as u32).wrapping_sub(1));
-                return;
+                let n = (s as u32).wrapping_sub(1);
+                self.prefetch_entry(n);
+                return Some(n);
             }
             pos = (pos + 1) & mask;
         }
+        None
+    }
+
+    /// Where entry `n` says its order is, if there is such an entry.
+    #[inline]
+    pub(crate) fn loc_of_entry(&self, n: u32) -> Option<Loc> {
+        self.entries.get(n as usize).map(|e| e.loc)
     }
 
     /// The entry for (participant, id), if any.

@@ -351,27 +351,46 @@ proptest! {
     }
 
     #[test]
-    fn announcing_inputs_ahead_changes_nothing(inputs in prop::collection::vec(input(), 1..120)) {
+    fn announcing_inputs_ahead_changes_nothing(
+        inputs in prop::collection::vec(input(), 1..120),
+        skipped in prop::collection::vec(0..6usize, 120),
+    ) {
         // The sequencer announces each input at every distance from
-        // `PREFETCH_DISTANCE` down to one place before its turn; the announcements read the state as it is then
-        // (it changes before the input's turn) and must never panic or
-        // change what any input does.
+        // `PREFETCH_DISTANCE` down to one place before its turn; the
+        // announcements read the state as it is then (it changes before
+        // the input's turn) and must never panic or change what any input
+        // does (both take `&self`, so what this mostly guards is that no
+        // announcement panics or indexes out of bounds, whatever state it
+        // meets). One engine is announced to from scratch at each distance
+        // (`prefetch_at`), one with a memory (`prefetch_ahead`) where some
+        // distances are skipped (`skipped[i]` names one, or none above 4)
+        // and every eighth input is given a wrong position, so that some
+        // memories are missing, stale or another input's.
         let mut plain = Engine::new(config()).expect("valid config");
         let mut announced = Engine::new(config()).expect("valid config");
-        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let mut remembered = Engine::new(config()).expect("valid config");
+        let mut memo = engine::Lookahead::default();
+        let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
         for (i, input) in inputs.iter().enumerate() {
-            for d in 1..=4 {
+            for d in (1..=engine::PREFETCH_DISTANCE).rev() {
                 if let Some(later) = inputs.get(i + d) {
                     announced.prefetch_at(later, d);
+                    if skipped[i + d] != d {
+                        let pos = if (i + d) % 8 == 0 { i + d + 3 } else { i + d };
+                        remembered.prefetch_ahead(&mut memo, pos as u64, later, d);
+                    }
                 }
             }
             announced.prefetch(input);
             let (seq, time) = (i as u64 + 1, T0 + i as u64 * 1_000_000);
             plain.apply(seq, time, input, &mut a);
             announced.apply(seq, time, input, &mut b);
+            remembered.apply(seq, time, input, &mut c);
         }
-        prop_assert_eq!(a, b);
+        prop_assert_eq!(&a, &b);
+        prop_assert_eq!(&a, &c);
         prop_assert_eq!(plain.state_hash(), announced.state_hash());
+        prop_assert_eq!(plain.state_hash(), remembered.state_hash());
     }
 
     #[test]

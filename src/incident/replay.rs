@@ -13,7 +13,6 @@
 //! check everything), verifying every checkpoint and comparing every snapshot
 //! on disk with the replayed state at its sequence number.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -21,11 +20,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use engine::{Engine, EngineConfig, Event, Input, NullSink};
 
-use crate::incident::source::{Frames, JournalPaths, Progress, decode, utc_us};
-
-/// How many inputs the replay reads ahead of the one it applies, to
-/// announce them to the engine (`Engine::prefetch_at`).
-const LOOK_AHEAD: usize = engine::PREFETCH_DISTANCE;
+use crate::incident::source::{Frames, JournalPaths, Progress, utc_us};
+use crate::read_ahead::ReadAhead;
 
 /// One applied input, as a visitor sees it.
 #[derive(Debug)]
@@ -87,10 +83,10 @@ pub struct Replay {
     pub applied: u64,
     /// Whether events are collected for visitors.
     pub collect_events: bool,
-    frames: Frames,
-    /// Inputs read ahead of the one applied (see `run_until`), at most
-    /// [`LOOK_AHEAD`]; a problem reading one ends the queue.
-    ahead: VecDeque<Result<(u64, u64, Input)>>,
+    /// The journal's inputs, read and decoded on a thread of their own.
+    inputs: ReadAhead<Frames>,
+    /// What announcing the inputs read ahead has found so far.
+    lookahead: engine::Lookahead,
     events: Vec<Event>,
 }
 
@@ -134,8 +130,8 @@ impl Replay {
             checkpoints: 0,
             applied: 0,
             collect_events: false,
-            frames,
-            ahead: VecDeque::with_capacity(LOOK_AHEAD),
+            inputs: ReadAhead::new(frames),
+            lookahead: engine::Lookahead::default(),
             events: Vec::new(),
         })
     }
@@ -155,29 +151,29 @@ impl Replay {
         mut visit: impl FnMut(&Step<'_>, &Engine) -> Result<()>,
     ) -> Result<bool> {
         while self.seq < until {
-            // Inputs of look-ahead, as the sequencer does: while input n is
-            // applied, the memory the next few inputs will read is
-            // on its way, one link of each chain further per input
-            // (`Engine::prefetch_at`; `engine_replay` bench).
-            let Some((seq, time_ns, input)) = self.take_next()? else {
+            // The journal is read and decoded ahead on a thread of its own
+            // (never past `until`: a later call may ask for more). While
+            // input n is applied, the memory the next few inputs will read
+            // is on its way, one link of each chain further per input, as
+            // the sequencer does (`Engine::prefetch_ahead`; `engine_replay`
+            // bench).
+            if !self.inputs.advance(until)? {
                 return Ok(true);
-            };
+            }
+            let &(seq, time_ns, ref input) = self.inputs.current();
             if self.seq != 0 && seq != self.seq + 1 {
                 bail!(
                     "the journal continues at sequence {seq} after {}: a snapshot that does not belong to this journal?",
                     self.seq
                 );
             }
-            if seq < until {
-                // Never past `until`: a later call may ask for more.
-                self.read_ahead(usize::try_from(until - seq).unwrap_or(usize::MAX));
-                for (i, later) in self.ahead.iter().enumerate() {
-                    if let Ok((_, _, later)) = later {
-                        self.engine.prefetch_at(later, i + 1);
-                    }
-                }
+            for (i, (later_seq, _, later)) in
+                self.inputs.ahead(engine::PREFETCH_DISTANCE).enumerate()
+            {
+                self.engine
+                    .prefetch_ahead(&mut self.lookahead, *later_seq, later, i + 1);
             }
-            if let Input::Checkpoint { state_hash, scheme } = input {
+            if let Input::Checkpoint { state_hash, scheme } = *input {
                 let actual = self.engine.checkpoint_hash(scheme);
                 if actual != state_hash {
                     return Err(Divergence {
@@ -192,9 +188,9 @@ impl Replay {
             }
             self.events.clear();
             if self.collect_events {
-                self.engine.apply(seq, time_ns, &input, &mut self.events);
+                self.engine.apply(seq, time_ns, input, &mut self.events);
             } else {
-                self.engine.apply(seq, time_ns, &input, &mut NullSink);
+                self.engine.apply(seq, time_ns, input, &mut NullSink);
             }
             self.seq = seq;
             self.time_ns = time_ns;
@@ -203,7 +199,7 @@ impl Replay {
             let step = Step {
                 seq,
                 time_ns,
-                input: &input,
+                input,
                 events: &self.events,
             };
             visit(&step, &self.engine)?;
@@ -211,41 +207,12 @@ impl Replay {
         Ok(false)
     }
 
-    /// The next input (the first one looked ahead at, or a new one).
-    fn take_next(&mut self) -> Result<Option<(u64, u64, Input)>> {
-        match self.ahead.pop_front() {
-            Some(next) => next.map(Some),
-            None => self.read(),
-        }
-    }
-
-    /// Reads up to [`LOOK_AHEAD`] (and `most`) inputs after the one being
-    /// applied, kept
-    /// for `take_next`; a problem reading one is kept too (and ends the
-    /// reading), for `take_next` to report in its turn (so the inputs
-    /// before it are still applied).
-    fn read_ahead(&mut self, most: usize) {
-        while self.ahead.len() < LOOK_AHEAD.min(most) && !matches!(self.ahead.back(), Some(Err(_)))
-        {
-            match self.read() {
-                Ok(Some(next)) => self.ahead.push_back(Ok(next)),
-                Ok(None) => return,
-                Err(e) => self.ahead.push_back(Err(e)),
-            }
-        }
-    }
-
-    fn read(&mut self) -> Result<Option<(u64, u64, Input)>> {
-        match self.frames.next_frame()? {
-            Some(frame) => Ok(Some((frame.seq, frame.time_ns, decode(&frame)?))),
-            None => Ok(None),
-        }
-    }
-
-    /// Why the journal's data ended early (a torn tail), if it did.
+    /// Why the journal's data ended early (a torn tail), if the replay
+    /// reached that end (`run_until` returned true): the journal is read no
+    /// further than the replay was asked to go.
     #[must_use]
     pub fn torn_tail(&self) -> Option<&str> {
-        self.frames.torn_tail.as_deref()
+        self.inputs.source()?.torn_tail.as_deref()
     }
 }
 

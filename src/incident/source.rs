@@ -186,6 +186,15 @@ impl Frames {
     }
 }
 
+impl crate::read_ahead::InputSource for Frames {
+    fn next_input(&mut self) -> Result<Option<crate::read_ahead::Item>> {
+        match self.next_frame()? {
+            Some(frame) => Ok(Some((frame.seq, frame.time_ns, decode(&frame)?))),
+            None => Ok(None),
+        }
+    }
+}
+
 /// Decodes a frame's payload as an engine input, checking its payload type
 /// and format version as recovery does.
 ///
