@@ -331,11 +331,6 @@ struct MatchEnd {
 /// the table (a doubling past a million entries is a 25–40 ms pause).
 const CL_ORD_IDS_PER_ORDER: usize = 2;
 
-/// How many finished orders ahead a day's end prefetches what forgetting
-/// each one touches (its ClOrdID entry twice as far ahead, then its table
-/// line).
-const FORGET_AHEAD: usize = 8;
-
 /// Makes an engine's next store chunks ahead of need; see
 /// [`Engine::chunk_feeder`]. Cheap to clone; any thread.
 #[derive(Clone, Debug)]
@@ -2252,25 +2247,28 @@ impl Engine {
             self.cancel_live(sink, slot, CancelReason::Expired, ClOrdId::EMPTY);
         }
         let day_end = self.config.day_end_ns_of_day;
+        // A day's end forgets a day's orders and their ClOrdIDs: the
+        // orders from the front of the finished queue, the ClOrdIDs all
+        // together (`ClOrdIndex::remove_chains`: for a day's worth, one
+        // pass over the table).
         let mut forgot = 0;
-        while let Some(o) = self.store.oldest_done() {
-            if next_day_end_ns(o.done_time_ns, day_end) > self.now {
-                break;
-            }
-            // A day's end forgets a day's orders: each forgotten ClOrdID's
-            // entry and table line are asked for ahead (the entries lie at
-            // random, and each table line is where its hash sends it).
-            if let Some(far) = self.store.done_at(2 * FORGET_AHEAD) {
-                self.cl_index.prefetch_entry(far.cl_entry);
-            }
-            if let Some(near) = self.store.done_at(FORGET_AHEAD) {
-                self.cl_index.prefetch_home_of(near.cl_entry);
-            }
-            let o = self.store.forget_oldest().expect("there is an oldest");
-            self.cl_index.remove_chain(o.cl_entry);
+        while self
+            .store
+            .done_at(forgot)
+            .is_some_and(|o| next_day_end_ns(o.done_time_ns, day_end) <= self.now)
+        {
             forgot += 1;
         }
         if forgot > 0 {
+            let heads: Vec<u32> = (0..forgot)
+                .map(|_| {
+                    self.store
+                        .forget_oldest()
+                        .expect("counted in the queue")
+                        .cl_entry
+                })
+                .collect();
+            self.cl_index.remove_chains(&heads);
             self.store.compact_locator();
             self.forget_folded(forgot);
         }

@@ -314,11 +314,6 @@ impl OrderStore {
         loc
     }
 
-    /// The oldest finished order, if any.
-    pub(crate) fn oldest_done(&self) -> Option<&DoneOrder> {
-        self.done.front()
-    }
-
     /// Forgets the oldest finished order and returns it.
     pub(crate) fn forget_oldest(&mut self) -> Option<DoneOrder> {
         let order = self.done.pop_front()?;
@@ -562,6 +557,26 @@ impl ClTable {
         }
     }
 
+    /// Keeps only the slots whose entry `keep` accepts, in one pass over
+    /// the table (the kept ones put back where a probe finds them): for
+    /// removing a large share of the entries at once, where a probe and a
+    /// shift per entry would touch the table at random.
+    fn retain(&mut self, mut keep: impl FnMut(u32) -> bool) {
+        let kept: Vec<u64> = self
+            .slots
+            .iter()
+            .copied()
+            .filter(|&s| s != 0 && keep((s as u32).wrapping_sub(1)))
+            .collect();
+        self.slots.fill(0);
+        for &s in &kept {
+            let pos = self.vacant_pos((s >> 32) as u32);
+            self.slots[pos] = s;
+        }
+        self.len = kept.len();
+        self.generation += 1;
+    }
+
     fn reserve(&mut self, additional: usize) {
         let want = Self::slots_for(self.len + additional);
         if want > self.slots.len() {
@@ -605,6 +620,17 @@ impl ClTable {
         true
     }
 }
+
+/// [`ClOrdIndex::remove_chains`] rebuilds the table rather than probing
+/// per entry once the chains to remove number at least one per this many
+/// table slots (a pass over the table costs about as much as a few random
+/// probes per chain).
+const BULK_REMOVAL_RATIO: usize = 8;
+
+/// How many chains ahead [`ClOrdIndex::remove_chains`] asks for what it will
+/// read (the entries lie at random; removing one at a time, each key's
+/// table line too, with its entry twice as far ahead).
+const REMOVAL_AHEAD: usize = 8;
 
 /// (participant, ClOrdID) → order location.
 #[derive(Debug, Default)]
@@ -905,6 +931,52 @@ impl ClOrdIndex {
         }
     }
 
+    /// Removes every entry of the chains starting at `heads`, as
+    /// [`ClOrdIndex::remove_chain`] on each in turn would (the same entries
+    /// freed, in the same order), but the table is rebuilt in one pass
+    /// rather than probed per entry when that is cheaper: a day's end
+    /// forgets most of the index at once.
+    pub(crate) fn remove_chains(&mut self, heads: &[u32]) {
+        if heads.len().saturating_mul(BULK_REMOVAL_RATIO) < self.table.slots.len() {
+            for (i, &head) in heads.iter().enumerate() {
+                // Each head's entry, then the table line its key hashes
+                // to, asked for ahead.
+                if let Some(&far) = heads.get(i + 2 * REMOVAL_AHEAD) {
+                    self.prefetch_entry(far);
+                }
+                if let Some(&near) = heads.get(i + REMOVAL_AHEAD) {
+                    self.prefetch_home_of(near);
+                }
+                self.remove_chain(head);
+            }
+            return;
+        }
+        let mut removed = vec![0u64; self.entries.len().div_ceil(64)];
+        let freed_from = self.free.len();
+        for (i, &head) in heads.iter().enumerate() {
+            if let Some(&ahead) = heads.get(i + REMOVAL_AHEAD) {
+                self.prefetch_entry(ahead);
+            }
+            let mut n = head;
+            while n != NIL {
+                removed[n as usize / 64] |= 1 << (n % 64);
+                self.free.push(n);
+                n = self.entries[n as usize].prev;
+            }
+        }
+        let before = self.table.len;
+        self.table.retain(|n| {
+            removed
+                .get(n as usize / 64)
+                .is_none_or(|w| w & (1 << (n % 64)) == 0)
+        });
+        debug_assert_eq!(
+            before - self.table.len,
+            self.free.len() - freed_from,
+            "every chained ClOrdID was in the index, once"
+        );
+    }
+
     /// The chain starting at `head`, newest first.
     pub(crate) fn chain(&self, mut head: u32) -> impl Iterator<Item = &ClEntry> {
         std::iter::from_fn(move || {
@@ -1018,7 +1090,7 @@ mod tests {
         for (t, &slot) in slots.iter().enumerate() {
             finish(&mut s, slot, t as u64);
         }
-        assert_eq!(s.oldest_done().map(|o| o.id), Some(OrderId(2)));
+        assert_eq!(s.done_at(0).map(|o| o.id), Some(OrderId(2)));
         for id in 2..=5 {
             assert_eq!(s.forget_oldest().map(|o| o.id), Some(OrderId(id)));
             assert_eq!(s.find(OrderId(id)), None);
@@ -1029,6 +1101,59 @@ mod tests {
         assert_eq!(s.find(OrderId(1)), Some(old_live));
         let next = s.insert(order(6, 1));
         assert_eq!(s.find(OrderId(6)), Some(next));
+    }
+
+    #[test]
+    fn removing_many_chains_at_once_equals_removing_them_one_by_one() {
+        let id = |n: u32| ClOrdId::new(format!("c{n}").as_bytes()).unwrap();
+        // 3,000 chains of one to three ids over four participants.
+        let build = || {
+            let mut ix = ClOrdIndex::with_capacity(16);
+            let mut heads = Vec::new();
+            let mut n = 0;
+            for chain in 0..3_000u32 {
+                let p = ParticipantId(chain % 4);
+                let mut head = NIL;
+                for _ in 0..=chain % 3 {
+                    head = ix.insert(p, id(n), chain, head);
+                    n += 1;
+                }
+                heads.push((p, head));
+            }
+            (ix, heads, n)
+        };
+        // A few chains (removed one by one inside), then most of them
+        // (the table rebuilt in one pass).
+        for (from, to) in [(0, 3), (3, 2_900)] {
+            let (mut bulk, heads, n) = build();
+            let (mut single, _, _) = build();
+            let chosen: Vec<u32> = heads[from..to].iter().map(|&(_, h)| h).collect();
+            bulk.remove_chains(&chosen);
+            for &h in &chosen {
+                single.remove_chain(h);
+            }
+            assert_eq!(bulk.table.len, single.table.len);
+            assert_eq!(bulk.free, single.free, "the same entries freed, in order");
+            for chain in 0..3_000u32 {
+                let p = ParticipantId(chain % 4);
+                for k in 0..n {
+                    let found = |ix: &ClOrdIndex| ix.find(p, &id(k)).map(|e| e.loc);
+                    assert_eq!(found(&bulk), found(&single), "id c{k} of {p:?}");
+                }
+                if chain > 8 {
+                    break; // every id under a few participants is enough
+                }
+            }
+            // New ids take the same entry numbers and are found.
+            for k in n..n + 50 {
+                let p = ParticipantId(9);
+                assert_eq!(
+                    bulk.insert(p, id(k), 1, NIL),
+                    single.insert(p, id(k), 1, NIL)
+                );
+                assert!(bulk.find(p, &id(k)).is_some());
+            }
+        }
     }
 
     #[test]
