@@ -125,14 +125,25 @@ impl Collar {
         let half_width = match *self {
             Collar::Ticks(t) => t,
             Collar::Bps(bps) => {
-                let w = i128::from(reference).abs() * i128::from(bps) / 10_000;
-                i64::try_from(w).unwrap_or(i64::MAX)
+                i64::try_from(bps_of(reference.unsigned_abs(), bps)).unwrap_or(i64::MAX)
             }
         };
         (
             reference.saturating_sub(half_width),
             reference.saturating_add(half_width),
         )
+    }
+}
+
+/// `bps` basis points of `magnitude`, rounded down: exact, in 64-bit
+/// arithmetic whenever the product fits (a multiply by the reciprocal of
+/// 10,000; a 128-bit division is a library call of a hundred cycles), in
+/// 128 bits otherwise. Every new order computes its collar with it.
+#[inline]
+pub(crate) fn bps_of(magnitude: u64, bps: u32) -> u128 {
+    match magnitude.checked_mul(u64::from(bps)) {
+        Some(p) => u128::from(p / 10_000),
+        None => u128::from(magnitude) * u128::from(bps) / 10_000,
     }
 }
 
@@ -583,6 +594,17 @@ mod tests {
         assert_eq!(d("101.25").units_of(&d("0.25")), Some(405));
         assert_eq!(d("101.26").units_of(&d("0.25")), None);
         assert_eq!(d("1").units_of(&d("0.0001")), Some(10_000));
+        // Basis points in 64 bits where the product fits, 128 where not:
+        // the same as the 128-bit formula everywhere.
+        for m in [0, 1, 9_999, 10_000, 123_456_789, u64::MAX / 7, u64::MAX] {
+            for bps in [0, 1, 50, 10_000, 123_457, u32::MAX] {
+                assert_eq!(
+                    bps_of(m, bps),
+                    u128::from(m) * u128::from(bps) / 10_000,
+                    "{m} × {bps} bp"
+                );
+            }
+        }
         assert_eq!(d("1.5").units_of(&d("0")), None);
     }
 

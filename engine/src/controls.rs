@@ -75,7 +75,7 @@ impl VolWindow {
 /// The band's half-width around a reference price: `band_bp` basis points
 /// of its magnitude, at least one tick.
 fn half_width(reference: PriceTicks, band_bp: u32) -> i64 {
-    let w = i128::from(reference).unsigned_abs() * u128::from(band_bp) / 10_000;
+    let w = crate::config::bps_of(reference.unsigned_abs(), band_bp);
     i64::try_from(w).unwrap_or(i64::MAX).max(1)
 }
 
