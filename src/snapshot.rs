@@ -330,7 +330,31 @@ mod tests {
         let (s, w) = load_newest(dir.path(), &config(), 100).unwrap();
         assert_eq!(s.map(|s| (s.seq, s.path)), Some((10, old.clone())));
         assert!(w[0].contains("checksum"), "{w:?}");
+        // A flipped byte in the header's magic: the checksum fails first.
+        let good = fs::read(&old).unwrap();
+        let mut bytes = good.clone();
+        bytes[0] ^= 1;
+        fs::write(&new, &bytes).unwrap();
+        let (_, w) = load_newest(dir.path(), &config(), 100).unwrap();
+        assert!(w[0].contains("fails its checksum"), "{w:?}");
+        // A body changed and the checksum made to match: the state hash
+        // catches it, and the older snapshot is used.
+        let mut bytes = good.clone();
+        let at = HEADER_LEN + 3;
+        bytes[at] ^= 0x10;
+        let n = bytes.len() - 4;
+        let crc = crc32c::crc32c(&bytes[..n]).to_le_bytes();
+        bytes[n..].copy_from_slice(&crc);
+        fs::write(&new, &bytes).unwrap();
+        let (s, w) = load_newest(dir.path(), &config(), 100).unwrap();
+        assert_eq!(s.map(|s| s.seq), Some(10));
+        assert!(w[0].contains("state hash does not match"), "{w:?}");
         // Truncated, and not a snapshot at all.
+        fs::write(
+            &new,
+            b"garbage that is not a snapshot, long enough for a header and more",
+        )
+        .unwrap();
         fs::write(&old, b"short").unwrap();
         let (s, w) = load_newest(dir.path(), &config(), 100).unwrap();
         assert!(s.is_none());

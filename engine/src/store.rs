@@ -577,6 +577,27 @@ impl ClTable {
         self.generation += 1;
     }
 
+    /// Panics unless every occupied slot is reachable from its home with
+    /// no empty slot between (what every probe relies on) and `len` counts
+    /// the occupied slots.
+    #[cfg(test)]
+    fn assert_probe_runs(&self) {
+        let mask = self.mask();
+        let mut occupied = 0;
+        for (pos, &s) in self.slots.iter().enumerate() {
+            if s == 0 {
+                continue;
+            }
+            occupied += 1;
+            let mut at = self.home((s >> 32) as u32);
+            while at != pos {
+                assert_ne!(self.slots[at], 0, "slot {pos} cut off from its home");
+                at = (at + 1) & mask;
+            }
+        }
+        assert_eq!(occupied, self.len);
+    }
+
     fn reserve(&mut self, additional: usize) {
         let want = Self::slots_for(self.len + additional);
         if want > self.slots.len() {
@@ -1134,6 +1155,8 @@ mod tests {
             }
             assert_eq!(bulk.table.len, single.table.len);
             assert_eq!(bulk.free, single.free, "the same entries freed, in order");
+            bulk.table.assert_probe_runs();
+            single.table.assert_probe_runs();
             for chain in 0..3_000u32 {
                 let p = ParticipantId(chain % 4);
                 for k in 0..n {
@@ -1143,6 +1166,21 @@ mod tests {
                 if chain > 8 {
                     break; // every id under a few participants is enough
                 }
+            }
+            // The rest removed one by one from the rebuilt table: found
+            // and then gone, the runs intact.
+            let rest: Vec<(ParticipantId, u32)> =
+                heads[..from].iter().chain(&heads[to..]).copied().collect();
+            for &(p, h) in &rest {
+                let newest = bulk.entries[h as usize].cl_ord_id;
+                assert!(bulk.find(p, &newest).is_some());
+                bulk.remove_chain(h);
+                assert!(bulk.find(p, &newest).is_none());
+            }
+            bulk.table.assert_probe_runs();
+            assert_eq!(bulk.table.len, 0);
+            for &(_, h) in &rest {
+                single.remove_chain(h);
             }
             // New ids take the same entry numbers and are found.
             for k in n..n + 50 {
