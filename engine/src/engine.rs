@@ -2260,13 +2260,9 @@ impl Engine {
             forgot += 1;
         }
         if forgot > 0 {
+            // `forgot` were counted in the queue just above.
             let heads: Vec<u32> = (0..forgot)
-                .map(|_| {
-                    self.store
-                        .forget_oldest()
-                        .expect("counted in the queue")
-                        .cl_entry
-                })
+                .map_while(|_| self.store.forget_oldest().map(|o| o.cl_entry))
                 .collect();
             self.cl_index.remove_chains(&heads);
             self.store.compact_locator();
